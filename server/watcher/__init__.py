@@ -1,0 +1,1 @@
+"""Watchers: one long-lived task per camera, from stream to stored events."""

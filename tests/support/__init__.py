@@ -1,0 +1,1 @@
+"""Helpers that start the real parts the tests use: Redis, PostgreSQL, HTTP servers."""
