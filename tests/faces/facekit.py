@@ -1,0 +1,135 @@
+"""Helpers for the faces tests: the relay as a real subprocess, a restartable Redis, messages."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.servers import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> None:
+    """Poll until true; the timeout only guards against a hang, it is never the assertion."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def faces_message(camera_id: int, seq: int, img_bytes: int = 64) -> dict[str, Any]:
+    """A message shaped as DESIGN.md's, with ``seq`` to check order and a filler image."""
+    img = base64.b64encode(os.urandom(img_bytes * 3 // 4)).decode()
+    return {
+        "frame_ts": f"2026-03-27 14:21:01.{seq:06d}", "container": "jpg", "camera_id": camera_id,
+        "camera_url": f"http://cameras.test/{camera_id}.m3u8", "seq": seq,
+        "faces": [{"bbox": [10, 20, 74, 84], "conf": 0.93, "shape": [64, 64, 3], "img": img}],
+    }
+
+
+class Relay:
+    """``python -m server.faces_ws`` on a free port, its log in a file, stopped with SIGTERM."""
+
+    def __init__(self, workdir: Path, redis_url: str, tokens: list[str] | None = None,
+                 *args: str, log_level: str = "INFO") -> None:
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"relay-{self.port}.log"
+        instance = workdir / "instance"  # empty: no operator config.py leaks into the test
+        instance.mkdir(exist_ok=True)
+        env = {**os.environ, "HYPERSIGHT_REDIS_URL": redis_url, "HYPERSIGHT_INSTANCE_DIR": str(instance),
+               "HYPERSIGHT_FACE_WS_TOKENS": json.dumps(tokens or []), "HYPERSIGHT_LOG_LEVEL": log_level}
+        self._log = self.log_path.open("w")
+        self._terminated = False
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.faces_ws", "--host", "127.0.0.1", "--port", str(self.port),
+             "--stats-interval", "1", *args],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        # Subscribed before any test publishes: a message sent earlier would reach no one.
+        wait_for(lambda: "following Redis channels" in self.log, what="the relay to follow Redis")
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def terminate(self) -> None:
+        """SIGTERM, once: a second one during the final shutdown would find no handler left."""
+        if not self._terminated:
+            self._terminated = True
+            self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd does; returns the exit status."""
+        if self.proc.poll() is None:
+            self.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def subscribe(self, hello: str = "client", path: str = "/", **kwargs: Any) -> ClientConnection:
+        """A connected client past the handshake (``OK`` received)."""
+        ws = connect(self.url + path, open_timeout=10, legacy=True, **kwargs)  # caller closes it
+        ws.send(hello)
+        assert ws.recv(timeout=10) == "OK"
+        return ws
+
+    def status(self, token: str | None = None) -> dict[str, Any]:
+        with connect(self.url, open_timeout=10) as ws:
+            ws.send("status" + (f" {token}" if token else ""))
+            return json.loads(ws.recv(timeout=10))
+
+
+@contextmanager
+def relay_process(workdir: Path, redis_url: str, tokens: list[str] | None = None,
+                  *args: str, log_level: str = "INFO") -> Iterator[Relay]:
+    relay = Relay(workdir, redis_url, tokens, *args, log_level=log_level)
+    try:
+        yield relay
+    finally:
+        code = relay.stop()
+    assert code == 0, f"relay exited with {code}:\n{relay.log}"
+
+
+class RedisOnPort:
+    """A redis-server that can be stopped and started again on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
