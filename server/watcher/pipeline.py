@@ -1,0 +1,240 @@
+"""What a watcher does with one segment: processors, detection, events, previews.
+
+Kept apart from the loop (``server/watcher/watcher.py``) so that the loop is only
+the lease, the source and the state machine, and this is only the data path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from detector_client import DetectorProtocolError, DetectorUnavailable, ObjectDetectorClient
+from server.models import Camera, Processor
+from server.processors import (
+    Detections,
+    Event,
+    Frame,
+    ProcessorContext,
+    ProcessorRuntime,
+    ProcessorSettings,
+    create_runtime,
+    store_events,
+)
+from server.watcher.backoff import Backoff
+from server.watcher.state import Trouble
+
+log = logging.getLogger(__name__)
+
+# A segment older than this is dropped while the detector is down: live counts
+# matter more than completeness once the backlog exceeds a few minutes.
+MAX_DETECTOR_WAIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    id: int
+    stream_url: str
+    watch_fps: float
+    grid: tuple[int, int]
+    enabled: bool
+    tz: float
+
+
+class CameraGone(Exception):
+    """The camera was deleted or disabled: the watcher stops."""
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Pipeline:
+    """Per camera: the processor runtimes (kept across segments), pending events, previews."""
+
+    def __init__(
+        self,
+        camera_id: int,
+        sessions: sessionmaker[Session],
+        detector: ObjectDetectorClient,
+        context: ProcessorContext,
+        previews: Any,
+        keep_alive: Callable[[], bool],
+        stop: threading.Event,
+        logger: logging.LoggerAdapter,
+        max_wait_s: float = 10.0,
+    ) -> None:
+        self.camera_id = camera_id
+        self.sessions = sessions
+        self.detector = detector
+        self.context = context
+        self.previews = previews
+        # Called while waiting for the detector: reports the state and renews the lease, so
+        # waits between calls must stay well under the lease TTL (max_wait_s).
+        self.keep_alive = keep_alive
+        self.max_wait_s = max_wait_s
+        self.stop = stop
+        self.log = logger
+        self.camera: CameraSettings | None = None
+        self.runtimes: dict[int, ProcessorRuntime] = {}
+        self.pending: dict[int, list[Event]] = defaultdict(list)
+        self.database = Trouble("database", logger)
+        self.detector_trouble = Trouble("detector", logger)
+
+    # --- configuration -------------------------------------------------------
+    def reload(self) -> CameraSettings:
+        """Camera and processor settings from the database, picked up between segments.
+
+        With the database down the last known settings stay in force.
+        """
+        try:
+            with self.sessions() as session:
+                camera = session.get(Camera, self.camera_id)
+                if camera is None or not camera.enabled:
+                    raise CameraGone(f"camera {self.camera_id} was {'deleted' if camera is None else 'disabled'}")
+                rows = session.scalars(
+                    select(Processor).where(Processor.camera_id == camera.id, Processor.enabled.is_(True))
+                ).all()
+                self.camera = CameraSettings(camera.id, camera.stream_url, camera.watch_fps,
+                                             (camera.watch_rows, camera.watch_cols), camera.enabled, camera.tz)
+                self._sync_runtimes(self._snapshots(rows))
+            self.database.recovered()
+        except SQLAlchemyError as exc:
+            self.database.failed(exc)
+            if self.camera is None:
+                raise
+        return self.camera
+
+    def _snapshots(self, rows: list[Processor]) -> list[ProcessorSettings]:
+        """Settings of each processor; one with an invalid configuration is skipped, not fatal."""
+        snapshots = []
+        for row in rows:
+            try:
+                snapshots.append(ProcessorSettings.from_model(row))
+            except ValueError as exc:
+                self.log.error("processor %d skipped, invalid configuration: %s", row.id, exc)
+        return snapshots
+
+    def _sync_runtimes(self, settings: list[ProcessorSettings]) -> None:
+        wanted = {s.id: s for s in settings}
+        for gone in set(self.runtimes) - set(wanted):
+            self.log.info("processor %d removed or disabled", gone)
+            del self.runtimes[gone]
+        for processor_id, snapshot in wanted.items():
+            runtime = self.runtimes.get(processor_id)
+            if runtime is not None and runtime.type_key == snapshot.type:
+                runtime.update_settings(snapshot)
+            else:
+                self.runtimes[processor_id] = create_runtime(snapshot, self.context)
+        if self.previews is not None:
+            self.previews.sync({s.id for s in settings if s.output_hls})
+
+    # --- the data path -------------------------------------------------------
+    def process(self, samples: list[tuple[np.ndarray, datetime]]) -> int:
+        """Detect, run every processor, keep their events pending until stored; returns frames processed."""
+        assert self.camera is not None
+        rows, cols = self.camera.grid
+        done = 0
+        for batch in batches(samples, rows * cols):
+            detections = self._detect([image for image, _ in batch])
+            if detections is None:
+                continue
+            frames = [Frame(image, ts, Detections.from_objects(found))
+                      for (image, ts), found in zip(batch, detections, strict=True)]
+            for processor_id, runtime in self.runtimes.items():
+                self.pending[processor_id].extend(runtime.process(frames))
+                self._preview(runtime, frames[-1])
+            done += len(frames)
+        return done
+
+    def _detect(self, images: list[np.ndarray]) -> list[list[Any]] | None:
+        """Detections per image; waits out a detector that is down, skips a batch it answers with garbage."""
+        assert self.camera is not None
+        backoff = Backoff(initial_s=1.0, maximum_s=self.max_wait_s)
+        waited = 0.0
+        while not self.stop.is_set():
+            try:
+                result = self.detector.detect(images, self.camera.grid)
+                self.detector_trouble.recovered()
+                return result
+            except DetectorProtocolError as exc:
+                self.log.error("detector answered garbage, batch of %d frames skipped: %s", len(images), exc)
+                return None
+            except DetectorUnavailable as exc:
+                self.detector_trouble.failed(exc)
+                if waited >= MAX_DETECTOR_WAIT_S or not self.keep_alive():
+                    self.log.warning("dropping a batch of %d frames: detector down for %.0fs", len(images), waited)
+                    return None
+                delay = backoff.next_delay()
+                self.stop.wait(delay)
+                waited += delay
+        return None
+
+    def _preview(self, runtime: ProcessorRuntime, frame: Frame) -> None:
+        if self.previews is None or not runtime.settings.output_hls or self.camera is None:
+            return
+        from server.processors.annotate import draw  # OpenCV drawing, only where previews are on
+
+        try:
+            annotated = draw(frame.image, runtime.settings, runtime.last_overlay)
+            self.previews.write(runtime.settings.id, annotated, frame.ts, self.camera.watch_fps)
+        except Exception as exc:  # a preview must never stop the counting
+            self.log.warning("preview of processor %d failed: %s", runtime.settings.id, exc)
+
+    def flush(self) -> bool:
+        """Store pending events; on a database error they stay pending for the next try."""
+        if not any(self.pending.values()):
+            return True
+        try:
+            with self.sessions() as session:
+                for processor_id in list(self.pending):
+                    self._store(session, processor_id)
+            self.database.recovered()
+            return True
+        except SQLAlchemyError as exc:
+            self.database.failed(exc)
+            return False
+
+    def _store(self, session: Session, processor_id: int) -> None:
+        events = self.pending[processor_id]
+        try:
+            store_events(session, processor_id, events)
+        except IntegrityError:
+            # The processor was deleted since these events were computed: nowhere to keep them.
+            self.log.error("processor %d no longer exists; %d events dropped", processor_id, len(events))
+        del self.pending[processor_id]
+
+    def close(self) -> None:
+        if self.previews is not None:
+            self.previews.close_all()
+
+
+def segment_start(
+    program_date_time: datetime | None,
+    downloaded_at: datetime,
+    duration_s: float,
+    previous_end: datetime | None = None,
+) -> datetime:
+    """When the segment's first frame was shot: the playlist's PROGRAM-DATE-TIME, else estimated.
+
+    Without a date-time, the segment is taken to have ended when it was downloaded,
+    unless it follows straight on from the previous one (segments fetched in a
+    burst): then it starts where that one ended, so frame times never overlap.
+    """
+    if program_date_time is not None:
+        return program_date_time.astimezone(UTC)
+    estimate = downloaded_at - timedelta(seconds=duration_s)
+    if previous_end is not None and abs((estimate - previous_end).total_seconds()) < 3 * max(duration_s, 1.0):
+        return previous_end
+    return estimate

@@ -1,0 +1,58 @@
+"""The watcher loop on real parts: a live HLS stream from ffmpeg, HTTP detection, SQLite, Redis."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime
+
+from sqlalchemy import select
+
+from server.models import ProcessorEvent
+from server.watcher.heartbeat import read_heartbeats
+from tests.support.streams import WIDTH
+
+PERIOD_S = (WIDTH + 40) / 80.0  # the synthetic walker's period at 80 px/s
+ENTER_AT_S = (WIDTH / 2 - 20 + 40) / 80.0  # its bottom-centre reaches the zone (x >= 0.5)
+
+
+def wait_until(predicate, timeout_s: float, step_s: float = 0.25):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step_s)
+    raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+def events_of(sessions, processor_id: int) -> list[tuple[datetime, int]]:
+    with sessions() as session:
+        rows = session.execute(select(ProcessorEvent.ts, ProcessorEvent.value)
+                               .where(ProcessorEvent.processor_id == processor_id)
+                               .order_by(ProcessorEvent.ts)).all()
+    return [(ts, value) for ts, value in rows]
+
+
+def test_live_stream_to_events(live_stream, detector, sessions, add_camera, make_watcher, redis_client):
+    camera_id, traffic_id, objects_id = add_camera(live_stream.url, fps=4.0, grid=(2, 2))
+    watcher, thread = make_watcher(camera_id, detector.url)
+    wait_until(lambda: len(events_of(sessions, traffic_id)) >= 2, timeout_s=40)
+    beat = read_heartbeats(redis_client, [camera_id])[camera_id]
+    assert beat is not None and beat.state == "streaming"
+    watcher.stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert read_heartbeats(redis_client, [camera_id])[camera_id] is None  # the lease was released
+
+    traffic = events_of(sessions, traffic_id)
+    objects = events_of(sessions, objects_id)
+    # Each entry is one walker pass: one event of value 1 per period, about ENTER_AT_S into it.
+    assert all(value == 1 for _, value in traffic)
+    gaps = [(b - a).total_seconds() for (a, _), (b, _) in itertools.pairwise(traffic)]
+    assert all(abs(gap - PERIOD_S) < 0.6 for gap in gaps), gaps
+    # The objects count goes 1 when the walker enters and 0 when it wraps around.
+    values = [value for _, value in objects]
+    assert set(values) <= {0, 1} and all(a != b for a, b in itertools.pairwise(values))
+    entries = [ts for ts, value in objects if value == 1]
+    assert all(any(abs((ts - t).total_seconds()) < 0.3 for ts in entries) for t, _ in traffic)
