@@ -27,12 +27,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     from server import cli
+    from server.admin import init_admin
     from server.api import register_api
     from server.celery_app import celery_init_app
     from server.extensions import init_extensions
 
     init_extensions(app)
     register_api(app)
+    init_admin(app)
     celery_init_app(app)
     cli.register(app)
     return app
