@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-# Debian/Ubuntu packages the system and its tests run on.
-APT_PACKAGES := python3 python3-venv python3-dev ffmpeg redis-server postgresql
+# Debian/Ubuntu packages the system runs on, and those its tests need besides.
+APT_PACKAGES := python3 python3-venv python3-dev ffmpeg redis-server
+TEST_APT_PACKAGES := postgresql chromium chromium-driver systemd
+SAMPLE_VIDEO := $(firstword $(wildcard $(HYPERSIGHT_SAMPLE_VIDEO) ../shared/data/vtest.avi \
+	/usr/share/doc/opencv-doc/examples/data/vtest.avi))
 
-.PHONY: help system venv test lint pytest demo bench clean
+.PHONY: help system test-system venv test lint pytest demo sample-video bench clean
 
 help:
 	@echo "make demo   start the whole system on embedded defaults (SQLite, private Redis, sample stream)"
@@ -16,13 +19,26 @@ help:
 	@echo "make bench  run the benchmarks in bench/ (results go to bench/BENCHMARKS.md by hand)"
 
 # Install the missing apt packages only, so that a machine that has them needs no network.
-system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$(echo $$missing)" ]; then \
 		echo "installing: $$missing"; \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+system:
+	$(call apt_install,$(APT_PACKAGES))
+
+test-system:
+	$(call apt_install,$(APT_PACKAGES) $(TEST_APT_PACKAGES))
+
+# The admin site's player (hls.js) and chart (chart.js), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund
+	touch $@
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,17 +46,23 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-venv: system $(BIN)/.installed
+venv: system $(BIN)/.installed node_modules/.installed
 
 lint: venv
 	$(BIN)/ruff check .
 
-pytest: venv
+pytest: test-system venv
 	$(BIN)/python -m pytest
 
-test: lint pytest
+test: test-system lint pytest
 
-demo: venv
+# The sample video: HYPERSIGHT_SAMPLE_VIDEO, the shared test data, else Debian's opencv-doc copy.
+sample-video:
+	@if [ -z "$(SAMPLE_VIDEO)" ]; then \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q opencv-doc; \
+	fi
+
+demo: venv sample-video
 	$(BIN)/python -m server.demo
 
 bench: venv

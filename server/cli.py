@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from server import migrate
 from server.extensions import sessionmaker_of
@@ -16,6 +16,10 @@ from server.models import Camera, ObjectsCounter, TrafficCounter, User
 from server.models.processor import FaceDetector
 
 log = logging.getLogger(__name__)
+
+# Zones that suit the sample video: a vertical band people cross, and the lower part of the plaza.
+DEMO_BAND = [[0.40, 0.0], [0.50, 0.0], [0.50, 1.0], [0.40, 1.0]]
+DEMO_LOWER_PART = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]
 
 
 @click.command("init-db")
@@ -56,23 +60,30 @@ def create_user(username: str, password: str) -> None:
 @click.argument("stream_url")
 @click.option("--name", default="Demo plaza")
 @click.option("--fps", default=2.0, show_default=True)
-def add_demo_camera(stream_url: str, name: str, fps: float) -> None:
-    """A camera with traffic, objects and face processors and a zone over the lower part of the frame."""
-    zone = [[0.05, 0.45], [0.95, 0.45], [0.95, 0.98], [0.05, 0.98]]
+@click.option("--tz", default=0.0, show_default=True, help="Hours from UTC of the camera's local time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ids as JSON.")
+def add_demo_camera(stream_url: str, name: str, fps: float, tz: float, as_json: bool) -> None:
+    """A camera with traffic (a band across the middle, with a preview), objects and face processors.
+
+    The zones suit the sample video (people crossing a plaza); idempotent per URL.
+    """
     with sessionmaker_of(current_app)() as session:
-        camera = Camera(name=name, stream_url=stream_url, watch_fps=fps)
-        camera.processors = [
-            TrafficCounter(zones=[zone], threshold=0.3),
-            ObjectsCounter(zones=[zone], threshold=0.3),
-            FaceDetector(zones=[], threshold=0.5),
-        ]
-        session.add(camera)
-        try:
+        camera = session.scalars(select(Camera).where(Camera.stream_url == stream_url)).first()
+        if camera is None:
+            camera = Camera(name=name, stream_url=stream_url, watch_fps=fps, tz=tz)
+            camera.processors = [
+                TrafficCounter(zones=[DEMO_BAND], threshold=0.3, output_hls=True),
+                ObjectsCounter(zones=[DEMO_LOWER_PART], threshold=0.3),
+                FaceDetector(zones=[DEMO_LOWER_PART], threshold=0.5),
+            ]
+            session.add(camera)
             session.commit()
-        except IntegrityError:
-            session.rollback()
-            camera = session.scalars(select(Camera).where(Camera.stream_url == stream_url)).one()
-        click.echo(f"camera {camera.id}: " + ", ".join(f"{p.type} processor {p.id}" for p in camera.processors))
+        ids = {"camera": camera.id, **{p.type: p.id for p in camera.processors}}
+    if as_json:
+        click.echo(json.dumps(ids))
+    else:
+        processors = ", ".join(f"{kind} processor {pid}" for kind, pid in ids.items() if kind != "camera")
+        click.echo(f"camera {ids['camera']}: {processors}")
 
 
 def register(app: Flask) -> None:

@@ -135,6 +135,8 @@ class Watcher:
                 self.stream.failed(exc)
             return False
         self.stream.recovered()
+        if segments:
+            self._transition(Observation(detector_ok=not self.pipeline.detector_trouble.failing))
         for segment in segments:
             try:
                 if not self.stop.is_set():
