@@ -46,6 +46,9 @@ LOG_DIR = "var/log"
 # Logging level of every process: DEBUG, INFO, WARNING, ERROR.
 LOG_LEVEL = "INFO"
 
+# "text", or "json" (one object a line, with camera_id as a field on watcher lines).
+LOG_FORMAT = "text"
+
 # --- detector -------------------------------------------------------------
 # The object detector (POST a JPEG, get [[x_min, y_min, x_max, y_max, score, class_id], ...]).
 OBJECT_DETECTOR_URL = "http://127.0.0.1:8501/detect"

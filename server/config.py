@@ -14,7 +14,7 @@ import os
 import runpy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -50,6 +50,7 @@ class Settings(BaseModel):
     PROCESSORS_PREVIEW_DIR: str = "var/previews"
     LOG_DIR: str = "var/log"
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"
     OBJECT_DETECTOR_URL: str = "http://127.0.0.1:8501/detect"
     FACE_DETECTOR_URL: str = "http://127.0.0.1:8501/faces"
     DETECTOR_CONNECT_TIMEOUT_S: float = Field(3.0, gt=0)

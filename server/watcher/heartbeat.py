@@ -37,6 +37,8 @@ class Heartbeat:
     last_segment_at: float | None
     updated_at: float
     token: str = ""
+    # Seconds between the end of the last segment (its program date-time) and its processing.
+    lag_s: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

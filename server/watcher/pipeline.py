@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ class Pipeline:
         self.camera: CameraSettings | None = None
         self.runtimes: dict[int, ProcessorRuntime] = {}
         self.pending: dict[int, list[Event]] = defaultdict(list)
+        # Counts for the metrics, taken and reset by the watcher after each segment.
+        self.stats: dict[str, int] = defaultdict(int)
+        self.detector_seconds: list[float] = []
         self.database = Trouble("database", logger)
         self.detector_trouble = Trouble("detector", logger)
 
@@ -153,9 +157,12 @@ class Pipeline:
             frames = [Frame(image, ts, Detections.from_objects(found))
                       for (image, ts), found in zip(batch, detections, strict=True)]
             for processor_id, runtime in self.runtimes.items():
-                self.pending[processor_id].extend(runtime.process(frames))
+                events = runtime.process(frames)
+                self.pending[processor_id].extend(events)
+                self.stats["events"] += len(events)
                 self._preview(runtime, frames[-1])
             done += len(frames)
+        self.stats["frames"] += done
         return done
 
     def _detect(self, images: list[np.ndarray]) -> list[list[Any]] | None:
@@ -164,14 +171,18 @@ class Pipeline:
         backoff = Backoff(initial_s=1.0, maximum_s=self.max_wait_s)
         waited = 0.0
         while not self.stop.is_set():
+            began = time.perf_counter()
             try:
                 result = self.detector.detect(images, self.camera.grid)
+                self.detector_seconds.append(time.perf_counter() - began)
                 self.detector_trouble.recovered()
                 return result
             except DetectorProtocolError as exc:
+                self.stats["detector_errors"] += 1
                 self.log.error("detector answered garbage, batch of %d frames skipped: %s", len(images), exc)
                 return None
             except DetectorUnavailable as exc:
+                self.stats["detector_errors"] += 1
                 self.detector_trouble.failed(exc)
                 if waited >= MAX_DETECTOR_WAIT_S or not self.keep_alive():
                     self.log.warning("dropping a batch of %d frames: detector down for %.0fs", len(images), waited)
@@ -214,6 +225,12 @@ class Pipeline:
             # The processor was deleted since these events were computed: nowhere to keep them.
             self.log.error("processor %d no longer exists; %d events dropped", processor_id, len(events))
         del self.pending[processor_id]
+
+    def take_stats(self) -> tuple[dict[str, int], list[float]]:
+        stats, seconds = dict(self.stats), self.detector_seconds
+        self.stats.clear()
+        self.detector_seconds = []
+        return stats, seconds
 
     def close(self) -> None:
         if self.previews is not None:

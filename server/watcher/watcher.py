@@ -23,6 +23,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from detector_client import ObjectDetectorClient
+from server.metrics import WatcherMetrics
 from server.processors import ProcessorContext
 from server.watcher.backoff import Backoff
 from server.watcher.heartbeat import Heartbeat, WatcherState
@@ -53,6 +54,7 @@ class CameraLog(logging.LoggerAdapter):
     """Every watcher line says which camera it is about."""
 
     def process(self, msg: str, kwargs: Any) -> tuple[str, Any]:
+        kwargs["extra"] = {**self.extra, **kwargs.get("extra", {})}
         return f"camera {self.extra['camera_id']}: {msg}", kwargs
 
 
@@ -66,6 +68,8 @@ class Watcher:
         self.state = WatcherState.STARTING
         self.last_segment_at: float | None = None
         self.previous_end: datetime | None = None
+        self.lag_s: float | None = None
+        self.metrics = WatcherMetrics(deps.redis, camera_id)
         self.workdir = Path(deps.config["SEGMENTS_DIR"]) / str(camera_id)
         self.segmenter: FfmpegSegmenter | None = None
         self.source: HlsSource | None = None
@@ -156,10 +160,14 @@ class Watcher:
             samples = sample_segment(segment.path, start, self.sampler)
         except CorruptSegment as exc:
             self.log.warning("segment %s skipped: %s", segment.uri, exc)
+            self.metrics.record({"corrupt_segments": 1})
             return
         self.pipeline.process(samples)
         self.pipeline.flush()
         self.last_segment_at = time.time()
+        self.lag_s = round(self.last_segment_at - self.previous_end.timestamp(), 3)
+        stats, detector_seconds = self.pipeline.take_stats()
+        self.metrics.record({"segments": 1, **stats}, detector_seconds)
 
     def _shutdown(self) -> None:
         self._transition(Observation(stopping=True))
@@ -214,4 +222,5 @@ class Watcher:
 
     def _beat(self) -> Heartbeat:
         return Heartbeat(camera_id=self.camera_id, node=socket.gethostname(), pid=os.getpid(),
-                         state=self.state.value, last_segment_at=self.last_segment_at, updated_at=time.time())
+                         state=self.state.value, last_segment_at=self.last_segment_at, updated_at=time.time(),
+                         lag_s=self.lag_s)

@@ -69,3 +69,25 @@ def test_secret_key_required_outside_development(tmp_path, overrides, refused):
             create_app(config)
     else:
         assert create_app(config).config["SECRET_KEY"]
+
+
+def test_json_logs_carry_the_camera_id():
+    import io
+    import json
+    import logging
+
+    from server.logs import JsonFormatter
+    from server.watcher.watcher import CameraLog
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("server.watcher.watcher")
+    logger.addHandler(handler)
+    try:
+        CameraLog(logger, {"camera_id": 7}).warning("stream failing: %s", "404")
+    finally:
+        logger.removeHandler(handler)
+    entry = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert entry["camera_id"] == 7 and entry["msg"] == "camera 7: stream failing: 404"
+    assert entry["level"] == "WARNING" and entry["logger"] == "server.watcher.watcher"

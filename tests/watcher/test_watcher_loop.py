@@ -45,6 +45,9 @@ def test_live_stream_to_events(live_stream, detector, sessions, add_camera, make
     assert not thread.is_alive()
     assert read_heartbeats(redis_client, [camera_id])[camera_id] is None  # the lease was released
 
+    counters = redis_client.hgetall(f"hypersight:metrics:camera:{camera_id}")
+    assert int(counters["segments"]) >= 2 and int(counters["frames"]) >= 4 and int(counters["detector_calls"]) >= 1
+
     traffic = events_of(sessions, traffic_id)
     objects = events_of(sessions, objects_id)
     # Each entry is one walker pass: one event of value 1 per period, about ENTER_AT_S into it.
