@@ -55,7 +55,7 @@ class CameraView(SecureModelView):
     column_labels = {"stream_url": "Stream URL", "watcher": "Watcher", "node": "Node",
                      "last_segment": "Last segment", "lag": "Lag"}
     column_descriptions = {"last_segment": "time since the watcher last processed a segment",
-                           "lag": "time since the watcher's last heartbeat"}
+                           "lag": "how far behind live the last segment was processed"}
     column_sortable_list = ("id", "name", "stream_url", "enabled")
     column_searchable_list = ("name", "stream_url")
     column_default_sort = "id"

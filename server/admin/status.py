@@ -23,8 +23,8 @@ class WatcherStatus:
     """What an operator asks of a watcher: is it running, where, is video flowing, is it alive.
 
     ``last_segment_age_s``: seconds since the watcher last processed a segment
-    (video flowing). ``lag_s``: seconds since its last heartbeat; a healthy
-    watcher renews it every loop, so a lag near the lease TTL means it is stuck.
+    (video flowing). ``lag_s``: how far behind live that segment was processed
+    (from its program date-time), as the watcher wrote it in its heartbeat.
     """
 
     state: str
@@ -42,7 +42,7 @@ def _from_beat(beat: Heartbeat | None, now: float) -> WatcherStatus:
     if beat is None:
         return WatcherStatus(NOT_RUNNING)
     segment_age = now - beat.last_segment_at if beat.last_segment_at else None
-    return WatcherStatus(beat.state, beat.node, beat.pid, segment_age, max(0.0, now - beat.updated_at))
+    return WatcherStatus(beat.state, beat.node, beat.pid, segment_age, beat.lag_s)
 
 
 def watcher_statuses(camera_ids: Iterable[int]) -> dict[int, WatcherStatus]:

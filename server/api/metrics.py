@@ -94,6 +94,7 @@ def status_watch():
             "last_segment_age_s": round(now - beat.last_segment_at, 1)
             if beat and beat.last_segment_at
             else None,
+            "lag_s": beat.lag_s if beat else None,
         }
     return jsonify(answer)
 

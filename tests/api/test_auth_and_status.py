@@ -42,7 +42,7 @@ def test_status_watch_without_watchers(client, camera_with_processors):
     camera, _, _ = camera_with_processors()
     assert client.get("/statusWatch").get_json() == {
         str(camera.id): {"watching": False, "url": camera.stream_url, "enabled": True, "state": None,
-                         "node": None, "last_segment_age_s": None}
+                         "node": None, "last_segment_age_s": None, "lag_s": None}
     }
 
 
@@ -50,13 +50,14 @@ def test_status_watch_reads_heartbeats(client, camera_with_processors, redis_cli
     first, _, _ = camera_with_processors(url="http://127.0.0.1/one.m3u8")
     second, _, _ = camera_with_processors(url="http://127.0.0.1/two.m3u8")
     beat = Heartbeat(camera_id=second.id, node="node-a", pid=42, state="streaming",
-                     last_segment_at=time.time() - 3, updated_at=time.time())
+                     last_segment_at=time.time() - 3, updated_at=time.time(), lag_s=1.5)
     redis_client.set(lease_key(second.id), beat.to_json(), ex=30)
     status = client.get("/statusWatch").get_json()
     assert status[str(first.id)]["watching"] is False
     assert status[str(second.id)]["watching"] is True
     assert status[str(second.id)]["state"] == "streaming" and status[str(second.id)]["node"] == "node-a"
     assert 2 <= status[str(second.id)]["last_segment_age_s"] < 60
+    assert status[str(second.id)]["lag_s"] == 1.5
 
 
 def test_status_watch_survives_a_garbled_heartbeat(client, camera_with_processors, redis_client):
