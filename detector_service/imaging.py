@@ -12,9 +12,8 @@ import re
 import cv2
 import numpy as np
 
-# Start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
+from detector_client import jpeg
+
 _GRID_RE = re.compile(r"^\s*(\d{1,3})\s*[xX]\s*(\d{1,3})\s*$")
 
 
@@ -27,31 +26,11 @@ class BadImage(ValueError):
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
-    """``(width, height)`` read from a JPEG's start-of-frame segment.
-
-    Raises:
-        BadImage: not a JPEG, or no frame header before the data ends.
-    """
-    if len(data) < 4 or data[:2] != b"\xff\xd8":
-        raise BadImage("the body is not a JPEG image (no FFD8 start marker)")
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise BadImage(f"corrupt JPEG: expected a marker at byte {pos}")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _STANDALONE_MARKERS:
-            pos += 2
-            continue
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker in _SOF_MARKERS and pos + 9 <= len(data):
-            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
-            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
-            return width, height
-        pos += 2 + length
-    raise BadImage("corrupt JPEG: no frame header found")
+    """``(width, height)`` from the JPEG header; BadImage (400) for anything that is not one."""
+    try:
+        return jpeg.jpeg_size(data)
+    except jpeg.JpegError as exc:
+        raise BadImage(str(exc)) from None
 
 
 def decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray:

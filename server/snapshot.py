@@ -22,7 +22,6 @@ KILL_GRACE_S = 3.0
 DEFAULT_SIZE = (1280, 720)  # 16:9, for a camera never seen
 SIZE_KEY = "hypersight:camera:{camera_id}:size"
 # JPEG start-of-frame markers (baseline, extended, progressive, lossless...) that carry the size.
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 class SnapshotError(RuntimeError):
@@ -58,34 +57,6 @@ def grab_frame(stream_url: str, timeout_s: float = 10.0) -> bytes:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
         raise SnapshotError(reason[-1] if reason else f"ffmpeg exited with {result.returncode} and no frame")
     return result.stdout
-
-
-def jpeg_size(data: bytes) -> tuple[int, int]:
-    """(width, height) read from a JPEG's start-of-frame header, without decoding the picture.
-
-    Examples:
-        >>> jpeg_size(bytes.fromhex("ffd8ffc0000b08007800a0"))
-        (160, 120)
-    """
-    if not data.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG (no start-of-image marker)")
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"corrupt JPEG: expected a marker at byte {pos}")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker in _SOF_MARKERS:
-            if pos + 9 > len(data):
-                break
-            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
-            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
-            return width, height
-        pos += 2 + length
-    raise ValueError("JPEG has no start-of-frame header")
 
 
 def remember_size(client: redis.Redis, camera_id: int, size: tuple[int, int]) -> None:

@@ -14,12 +14,13 @@ from markupsafe import Markup
 from sqlalchemy import select, update
 from wtforms.validators import ValidationError
 
+from detector_client.jpeg import jpeg_size
 from server.admin.base import SecureModelView
 from server.admin.forms import CameraForm
 from server.admin.status import NOT_RUNNING, WatcherStatus, age_text, watcher_statuses
 from server.extensions import db_session, redis_client
 from server.models import Camera
-from server.snapshot import DEFAULT_SIZE, SnapshotError, forget_size, grab_frame, jpeg_size, last_size, remember_size
+from server.snapshot import DEFAULT_SIZE, SnapshotError, forget_size, grab_frame, last_size, remember_size
 
 log = logging.getLogger(__name__)
 

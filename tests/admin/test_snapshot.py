@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from detector_client.jpeg import jpeg_size
 from server.models import Camera
-from server.snapshot import SIZE_KEY, SnapshotError, ffmpeg_command, grab_frame, jpeg_size, last_size
+from server.snapshot import SIZE_KEY, SnapshotError, ffmpeg_command, grab_frame, last_size
 from tests.admin.conftest import STREAM_SIZE
 from tests.support.servers import free_port
 
