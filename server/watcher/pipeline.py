@@ -157,13 +157,22 @@ class Pipeline:
             frames = [Frame(image, ts, Detections.from_objects(found))
                       for (image, ts), found in zip(batch, detections, strict=True)]
             for processor_id, runtime in self.runtimes.items():
-                events = runtime.process(frames)
+                events = self._run(runtime, frames)
                 self.pending[processor_id].extend(events)
                 self.stats["events"] += len(events)
-                self._preview(runtime, frames[-1])
             done += len(frames)
         self.stats["frames"] += done
         return done
+
+    def _run(self, runtime: ProcessorRuntime, frames: list[Frame]) -> list[Event]:
+        """The runtime's events; with a preview on, frame by frame so that each frame gets its overlay."""
+        if self.previews is None or not runtime.settings.output_hls:
+            return runtime.process(frames)
+        events: list[Event] = []
+        for frame in sorted(frames, key=lambda f: f.ts):
+            events.extend(runtime.process([frame]))
+            self._preview(runtime, frame)
+        return events
 
     def _detect(self, images: list[np.ndarray]) -> list[list[Any]] | None:
         """Detections per image; waits out a detector that is down, skips a batch it answers with garbage."""

@@ -59,3 +59,29 @@ def test_live_stream_to_events(live_stream, detector, sessions, add_camera, make
     assert set(values) <= {0, 1} and all(a != b for a, b in itertools.pairwise(values))
     entries = [ts for ts, value in objects if value == 1]
     assert all(any(abs((ts - t).total_seconds()) < 0.3 for ts in entries) for t, _ in traffic)
+
+
+def test_watcher_writes_the_preview_of_processors_with_output_hls(live_stream, detector, sessions, add_camera,
+                                                                   make_watcher, tmp_path):
+    import json
+    import subprocess
+
+    from server.models import Processor
+    from server.preview import PreviewManager
+
+    camera_id, traffic_id, _ = add_camera(live_stream.url, fps=2.0, grid=(2, 1))
+    with sessions() as session:
+        session.get(Processor, traffic_id).output_hls = True
+        session.commit()
+    previews = PreviewManager(tmp_path / "previews")
+    watcher, thread = make_watcher(camera_id, detector.url, previews=previews)
+    playlist = tmp_path / "previews" / str(traffic_id) / "index.m3u8"
+    wait_until(lambda: playlist.exists() and playlist.read_text().count(".ts") >= 2, timeout_s=60)
+    watcher.stop.set()
+    thread.join(timeout=30)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height,codec_name", "-of", "json", str(playlist)],
+                           capture_output=True, text=True, check=True)
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 320, 240)
+    assert not (tmp_path / "previews" / "2" / "index.m3u8").exists()  # the objects processor has none
