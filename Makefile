@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Debian/Ubuntu packages the system runs on, and those its tests need besides.
 APT_PACKAGES := python3 python3-venv python3-dev ffmpeg redis-server
-TEST_APT_PACKAGES := postgresql chromium chromium-driver systemd
+TEST_APT_PACKAGES := postgresql chromium chromium-driver systemd python3-seccomp
 SAMPLE_VIDEO := $(firstword $(wildcard $(HYPERSIGHT_SAMPLE_VIDEO) ../shared/data/vtest.avi \
 	/usr/share/doc/opencv-doc/examples/data/vtest.avi))
 

@@ -36,7 +36,10 @@ def ffmpeg_command(stream_url: str, timeout_s: float) -> list[str]:
     """
     timeout_us = str(int(timeout_s * 1_000_000))
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
-    if stream_url.lower().startswith(("rtsp://", "rtsps://")):
+    if stream_url.isdigit():  # a webcam by its index, as the watcher's segmenter reads it
+        command += ["-f", "v4l2"]
+        stream_url = f"/dev/video{stream_url}"
+    elif stream_url.lower().startswith(("rtsp://", "rtsps://")):
         command += ["-rtsp_transport", "tcp", "-timeout", timeout_us]
     elif "://" in stream_url:
         command += ["-rw_timeout", timeout_us]

@@ -36,6 +36,7 @@ def test_jpeg_size(data, expected):
         ("rtsp://10.0.0.5/s1", ["-rtsp_transport", "tcp", "-timeout", "5000000"], ["-rw_timeout"]),
         ("http://cam/live.m3u8", ["-rw_timeout", "5000000"], ["-rtsp_transport"]),
         ("/srv/video.mp4", [], ["-rw_timeout", "-rtsp_transport"]),
+        ("0", ["-f", "v4l2", "-i", "/dev/video0"], ["-rw_timeout"]),
     ],
 )
 def test_ffmpeg_command(url, present, absent):
