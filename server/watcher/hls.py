@@ -68,7 +68,11 @@ class HlsSource:
         self.target_duration_s = float(playlist.target_duration or self.target_duration_s)
         fresh = [seg for seg in playlist.segments if self._uri(seg) not in self._seen_set]
         if not self._seen and len(fresh) > 2:
-            fresh = fresh[-2:]  # joining a live stream: start near the live edge, not minutes back
+            # Joining a live stream: start near the live edge, not minutes back, and never
+            # come back for what was skipped.
+            for skipped in fresh[:-2]:
+                self._remember(self._uri(skipped))
+            fresh = fresh[-2:]
         segments = []
         for seg in fresh:
             self._remember(self._uri(seg))
