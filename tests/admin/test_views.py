@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -136,23 +135,17 @@ def test_operator_cannot_delete_themself(client, session, operator):
     assert session.get(User, operator.id) is not None
 
 
-def test_restart_watchers_bumps_the_generation_and_queues_enabled_cameras(client, session, redis_client):
+def test_restart_watchers_bumps_the_generation_and_lets_beat_start_new_ones(client, session, redis_client):
     session.add_all([Camera(stream_url="http://127.0.0.1:9/a.m3u8"),
-                     Camera(stream_url="http://127.0.0.1:9/b.m3u8", enabled=False),
-                     Camera(stream_url="http://127.0.0.1:9/c.m3u8")])
+                     Camera(stream_url="http://127.0.0.1:9/b.m3u8", enabled=False)])
     session.commit()
-    enabled = [c.id for c in session.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.id))]
+    ids = [c.id for c in session.scalars(select(Camera).order_by(Camera.id))]
+    for camera_id in ids:  # watchers queued earlier: their marks must not hold the new ones back
+        redis_client.set(pending_key(camera_id), "1", ex=60)
     answer = post_form(client, "/admin/watchers/restart", {}, page="/admin/watchers/")
     assert answer.status_code == 302
     assert redis_client.get(GENERATION_KEY) == "1"
-    for camera_id in enabled:
-        assert 0 < redis_client.ttl(pending_key(camera_id)) <= 60
-    # The Celery messages wait in the broker (this Redis) on the watchers queue.
-    messages = [json.loads(raw) for raw in redis_client.lrange("watchers", 0, -1)]
-    assert sorted(json.loads(_body(m))[0][0] for m in messages) == enabled
-    assert {m["headers"]["task"] for m in messages} == {"hypersight.watch_camera"}
-    assert "queued watchers for 2 enabled camera(s)" in client.get("/admin/watchers/").get_data(as_text=True)
-
-
-def _body(message: dict) -> str:
-    return base64.b64decode(message["body"]).decode()
+    assert not any(redis_client.exists(pending_key(camera_id)) for camera_id in ids)
+    # Nothing is queued beside the running watchers: ensure_watchers starts the new ones.
+    assert redis_client.llen("watchers") == 0
+    assert "Asked every watcher to stop" in client.get("/admin/watchers/").get_data(as_text=True)
