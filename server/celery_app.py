@@ -20,6 +20,8 @@ Why these settings:
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, Task
 from flask import Flask
 
@@ -51,6 +53,9 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
+    # Celery logs every task's success at INFO: one line per ensure_watchers run, every few
+    # seconds, forever. Failures are still logged (at ERROR); watchers log their own start.
+    logging.getLogger("celery.app.trace").setLevel(max(logging.WARNING, logging.getLogger().level))
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
