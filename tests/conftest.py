@@ -1,15 +1,20 @@
-"""Shared fixtures: real Redis and PostgreSQL servers, app and client per test."""
+"""Shared fixtures: real Redis and PostgreSQL servers; an app, client and session per test on a fresh database."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from server import create_app, migrate
+from server.extensions import sessionmaker_of
 from tests.support.servers import PostgresServer, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +76,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.createdb("t_" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture()
+def app_factory(database_url: str, redis_url: str, tmp_path) -> Callable[..., Flask]:
+    def build(**overrides) -> Flask:
+        config = {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_url,
+            "PROCESSORS_PREVIEW_DIR": str(tmp_path / "previews"),
+            **overrides,
+        }
+        app = create_app(config)
+        migrate.upgrade(sessionmaker_of(app).kw["bind"])
+        return app
+
+    return build
+
+
+@pytest.fixture()
+def app(app_factory) -> Iterator[Flask]:
+    app = app_factory()
+    yield app
+    sessionmaker_of(app).kw["bind"].dispose()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def session(app: Flask) -> Iterator[Session]:
+    with sessionmaker_of(app)() as session:
+        yield session

@@ -9,7 +9,6 @@ from server.models import Camera
 from server.watcher.heartbeat import Heartbeat, lease_key
 from server.watcher.lease import pending_key, stop_key
 from server.watcher.tasks import ensure_watchers
-from tests.api.conftest import app, app_factory, session  # noqa: F401 (fixtures: an app on a fresh database)
 
 
 def queued_cameras(redis_client) -> list[int]:
