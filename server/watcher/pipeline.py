@@ -69,7 +69,7 @@ class Pipeline:
         camera_id: int,
         sessions: sessionmaker[Session],
         detector: ObjectDetectorClient,
-        context: ProcessorContext,
+        context_factory: Callable[[CameraSettings], ProcessorContext],
         previews: Any,
         keep_alive: Callable[[], bool],
         stop: threading.Event,
@@ -79,7 +79,9 @@ class Pipeline:
         self.camera_id = camera_id
         self.sessions = sessions
         self.detector = detector
-        self.context = context
+        # Runtimes get the camera's context (URL, time zone, face detector, publisher) when created.
+        self.context_factory = context_factory
+        self.context: ProcessorContext | None = None
         self.previews = previews
         # Called while waiting for the detector: reports the state and renews the lease, so
         # waits between calls must stay well under the lease TTL (max_wait_s).
@@ -110,8 +112,8 @@ class Pipeline:
                 rows = session.scalars(
                     select(Processor).where(Processor.camera_id == camera.id, Processor.enabled.is_(True))
                 ).all()
-                self.camera = CameraSettings(camera.id, camera.stream_url, camera.watch_fps,
-                                             (camera.watch_rows, camera.watch_cols), camera.enabled, camera.tz)
+                self._set_camera(CameraSettings(camera.id, camera.stream_url, camera.watch_fps,
+                                                (camera.watch_rows, camera.watch_cols), camera.enabled, camera.tz))
                 self._sync_runtimes(self._snapshots(rows))
             self.database.recovered()
         except SQLAlchemyError as exc:
@@ -119,6 +121,13 @@ class Pipeline:
             if self.camera is None:
                 raise
         return self.camera
+
+    def _set_camera(self, camera: CameraSettings) -> None:
+        """A new URL or time zone changes what runtimes publish: they are rebuilt with the new context."""
+        if self.camera is None or (camera.stream_url, camera.tz) != (self.camera.stream_url, self.camera.tz):
+            self.context = self.context_factory(camera)
+            self.runtimes.clear()
+        self.camera = camera
 
     def _snapshots(self, rows: list[Processor]) -> list[ProcessorSettings]:
         """Settings of each processor; one with an invalid configuration is skipped, not fatal."""

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detector_client import ObjectDetectorClient
 from server.metrics import WatcherMetrics
-from server.processors import ProcessorContext
 from server.watcher.backoff import Backoff
 from server.watcher.heartbeat import Heartbeat, WatcherState
 from server.watcher.hls import HlsSource, SourceError
@@ -76,7 +75,7 @@ class Watcher:
         self.sampler: Sampler | None = None
         self.generation = 0
         self.stream = Trouble("stream", self.log)
-        self.pipeline = Pipeline(camera_id, deps.sessions, deps.detector, ProcessorContext(), None,
+        self.pipeline = Pipeline(camera_id, deps.sessions, deps.detector, deps.context_factory, None,
                                  self._waiting_for_detector, self.stop, self.log,
                                  max_wait_s=max(1.0, self.lease.ttl_s / 3))
 
@@ -109,7 +108,6 @@ class Watcher:
             url = str(self.segmenter.playlist)
         self.source = HlsSource(url, self.workdir, self.deps.http)
         self.sampler = Sampler(camera.watch_fps)
-        self.pipeline.context = self.deps.context_factory(camera)
         self.pipeline.previews = self.deps.previews_factory()
 
     def _loop(self) -> None:

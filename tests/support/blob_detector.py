@@ -35,7 +35,10 @@ def find_blobs(image: np.ndarray) -> list[list[float]]:
 
 
 class BlobDetector:
-    """``mode`` is "ok", "down" (503) or "garbage"; ``requests`` counts the images received."""
+    """``mode`` is "ok", "down" (503) or "garbage"; ``requests`` counts the images received.
+
+    ``/faces`` answers one face per crop, so the face processor's path can be followed end to end.
+    """
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -50,6 +53,9 @@ class BlobDetector:
                     self._answer(503, b'{"err": true, "msg": "down"}')
                 elif detector.mode == "garbage":
                     self._answer(200, b'[[0.1, 0.2, "x"]]')
+                elif self.path.endswith("/faces"):
+                    # Every crop has one face in its top-left corner (the face protocol: pixels of the crop).
+                    self._answer(200, b'{"boxes": [[2, 2, 18, 18]], "conf": [0.95]}')
                 else:
                     image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
                     self._answer(200, json.dumps(find_blobs(image)).encode())

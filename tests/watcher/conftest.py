@@ -64,13 +64,14 @@ def make_watcher(sessions, redis_url, tmp_path) -> Iterator[Callable[..., tuple[
     started: list[tuple[Watcher, threading.Thread]] = []
     client = redis.Redis.from_url(redis_url, decode_responses=True)
 
-    def make(camera_id: int, detector_url: str, sessions=sessions, previews=None,
+    def make(camera_id: int, detector_url: str, sessions=sessions, previews=None, context_factory=None,
              **config) -> tuple[Watcher, threading.Thread]:
         deps = WatcherDeps(
             config={"WATCHER_LEASE_TTL_S": 10, "SEGMENTS_DIR": str(tmp_path / "segments"), **config},
             sessions=sessions, redis=client,
             detector=ObjectDetectorClient(detector_url, read_timeout_s=5, retries=0),
-            context_factory=lambda camera: ProcessorContext(camera_url=camera.stream_url, camera_tz=camera.tz),
+            context_factory=context_factory or (
+                lambda camera: ProcessorContext(camera_url=camera.stream_url, camera_tz=camera.tz)),
             previews_factory=lambda: previews, http=requests.Session())
         watcher = Watcher(camera_id, deps)
         thread = threading.Thread(target=watcher.run, daemon=True)

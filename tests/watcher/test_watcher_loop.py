@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -85,3 +85,39 @@ def test_watcher_writes_the_preview_of_processors_with_output_hls(live_stream, d
     stream = json.loads(probe.stdout)["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 320, 240)
     assert not (tmp_path / "previews" / "2" / "index.m3u8").exists()  # the objects processor has none
+
+
+def test_faces_found_by_a_watcher_reach_redis(live_stream, detector, sessions, make_watcher, redis_url):
+    """The face processor gets its camera's context (face detector, publisher, time zone) from the watcher."""
+    import json
+
+    import redis
+
+    from detector_client import FaceDetectorClient
+    from server.faces_pub import publish_faces
+    from server.models import Camera, FaceDetector
+    from server.processors import ProcessorContext
+
+    with sessions() as session:
+        camera = Camera(stream_url=live_stream.url, watch_fps=2.0, tz=2)
+        camera.processors = [FaceDetector(zones=[], threshold=0.5)]
+        session.add(camera)
+        session.commit()
+        camera_id = camera.id
+    publisher = redis.Redis.from_url(redis_url)
+    listener = redis.Redis.from_url(redis_url).pubsub()
+    listener.psubscribe("hypersight:faces:*")
+    faces = FaceDetectorClient(detector.url.replace("/detect", "/faces"))
+
+    def context(camera_settings) -> ProcessorContext:
+        return ProcessorContext(camera_url=camera_settings.stream_url, camera_tz=camera_settings.tz,
+                                face_detector=faces, publish_faces=lambda message: publish_faces(publisher, message))
+
+    make_watcher(camera_id, detector.url, context_factory=context)
+    message = wait_until(lambda: listener.get_message(ignore_subscribe_messages=True, timeout=0.5), timeout_s=40)
+    payload = json.loads(message["data"])
+    assert payload["camera_id"] == camera_id and payload["camera_url"] == live_stream.url
+    assert payload["faces"][0]["conf"] == 0.95 and payload["container"] == "jpg"
+    # frame_ts is camera-local (UTC+2): two hours ahead of the UTC clock, give or take the stream's latency.
+    local = datetime.strptime(payload["frame_ts"], "%Y-%m-%d %H:%M:%S.%f")
+    assert abs((local - datetime.now(UTC).replace(tzinfo=None)).total_seconds() - 7200) < 60
