@@ -114,6 +114,8 @@ def demo_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "HYPERSIGHT_DEVELOPMENT": "true",
+        # One key for every gunicorn worker, or a login made on one is refused by the other.
+        "HYPERSIGHT_SECRET_KEY": secrets.token_hex(32),
         "HYPERSIGHT_SQLALCHEMY_DATABASE_URI": f"sqlite:///{home / 'hypersight.db'}",
         "HYPERSIGHT_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
         "HYPERSIGHT_OBJECT_DETECTOR_URL": f"http://127.0.0.1:{ports['detector']}/detect",

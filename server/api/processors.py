@@ -113,7 +113,7 @@ def events(processor_id: int):
     bucket = request.args.get("bucket")
     if bucket is None:
         limit_text = request.args.get("limit", "1000")
-        limit = int(limit_text) if limit_text.isdigit() and len(limit_text) < 7 else 0
+        limit = int(limit_text) if limit_text.isascii() and limit_text.isdigit() and len(limit_text) < 7 else 0
         if not 1 <= limit <= MAX_EVENTS:
             raise ApiError(f"limit must be an integer from 1 to {MAX_EVENTS}")
         rows = list_events(db_session(), processor.id, start, stop, limit)

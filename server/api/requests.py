@@ -41,7 +41,7 @@ def int_field(data: dict[str, Any], key: str) -> int:
     value = data.get(key)
     if isinstance(value, bool):
         raise ApiError(f"{key} must be an integer")
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 19:
         value = int(value)
     if isinstance(value, int):
         if not 0 <= value <= MAX_ID:

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlparse
 
 import m3u8
 import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,13 @@ class HlsSource:
         self._seen_set.add(uri)
 
     def _media_playlist(self) -> m3u8.M3U8:
+        try:
+            return self._parse_media_playlist()
+        except (ValueError, SourceError) as exc:
+            self.media_url = self.url  # a variant that died: ask the master playlist again next time
+            raise SourceError(f"cannot use playlist {self.url}: {exc}") from exc
+
+    def _parse_media_playlist(self) -> m3u8.M3U8:
         playlist = m3u8.loads(self._read_text(self.media_url), uri=self.media_url)
         if playlist.is_variant:
             variant = max(playlist.playlists, key=lambda p: p.stream_info.bandwidth or 0)
@@ -108,7 +116,7 @@ class HlsSource:
             response = self.http.get(url, timeout=self.timeout_s)
             response.raise_for_status()
             return response.text
-        except (OSError, requests.RequestException) as exc:
+        except (OSError, ValueError, requests.RequestException) as exc:
             raise SourceError(f"cannot read playlist {url}: {exc}") from exc
 
     def _download(self, seg: m3u8.Segment) -> Segment | None:
@@ -123,7 +131,7 @@ class HlsSource:
                 target.write_bytes(data)
                 return Segment(target, uri, float(seg.duration or 0), _aware(seg.current_program_date_time),
                                datetime.now(UTC))
-            except (SourceError, OSError, requests.RequestException) as exc:
+            except (SourceError, OSError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 log.warning("segment %s, attempt %d/%d: %s", uri, attempt, DOWNLOAD_ATTEMPTS, exc)
                 time.sleep(0.2 * attempt)
         log.error("skipping segment %s after %d failed downloads", uri, DOWNLOAD_ATTEMPTS)

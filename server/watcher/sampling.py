@@ -58,7 +58,7 @@ class Sampler:
         return True
 
     def keyframes_suffice(self) -> bool:
-        return self.keyframe_interval_s is not None and self.keyframe_interval_s <= 1.0 / self.fps
+        return self.keyframe_interval_s is not None and self.keyframe_interval_s <= 1.0 / self.fps + 1e-3
 
 
 def sample_segment(path: Path, start: datetime, sampler: Sampler) -> list[tuple[np.ndarray, datetime]]:

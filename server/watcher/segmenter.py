@@ -75,7 +75,8 @@ class FfmpegSegmenter:
             "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-pix_fmt", "yuv420p"]
         return [
             "ffmpeg", "-nostdin", "-v", "error", *options, "-i", source, "-map", "0:v:0", *video, "-an",
-            "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_list_size", "10",
+            # Segment numbers from the clock: a restarted ffmpeg must not reuse names already seen.
+            "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_list_size", "10", "-hls_start_number_source", "epoch",
             "-hls_flags", "delete_segments+program_date_time+omit_endlist",
             "-hls_segment_filename", str(self.workdir / "seg%06d.ts"), str(self.playlist),
         ]
