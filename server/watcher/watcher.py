@@ -111,7 +111,8 @@ class Watcher:
         self.pipeline.previews = self.deps.previews_factory()
 
     def _loop(self) -> None:
-        backoff = Backoff(initial_s=1.0, maximum_s=30.0)
+        # Never wait longer than a third of the lease between renewals, or the lease expires.
+        backoff = Backoff(initial_s=1.0, maximum_s=min(30.0, max(1.0, self.lease.ttl_s / 3)))
         while not self.stop.is_set():
             if self._asked_to_stop():
                 break
