@@ -35,6 +35,7 @@ COUNTERS = {
     "events": "Processor events computed",
     "detector_errors": "Detector calls that failed (down or garbage)",
     "corrupt_segments": "Segments skipped as undecodable",
+    "dropped_frames": "Sampled frames dropped because the detector was down too long",
 }
 
 REQUESTS = Counter("hypersight_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])

@@ -2,7 +2,8 @@
 
 The ``m3u8`` library parses playlists (master and media, PROGRAM-DATE-TIME,
 media sequence) so we do not. Only segments not seen before are fetched; the
-names seen are kept in a bounded window, so memory stays flat over weeks.
+names seen are kept in a bounded window (SEEN_WINDOW, or twice the playlist's
+length if that is more), so memory stays flat over weeks.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class HlsSource:
         """Download the segments that appeared since the last poll."""
         playlist = self._media_playlist()
         self.target_duration_s = float(playlist.target_duration or self.target_duration_s)
+        if 2 * len(playlist.segments) > self._seen.maxlen:
+            # A long (DVR) playlist: remember at least twice what it lists, or names still
+            # listed would be forgotten and fetched again.
+            self._seen = deque(self._seen, maxlen=2 * len(playlist.segments))
         fresh = [seg for seg in playlist.segments if self._uri(seg) not in self._seen_set]
         if not self._seen and len(fresh) > 2:
             # Joining a live stream: start near the live edge, not minutes back, and never

@@ -1,9 +1,12 @@
 """At most one watcher per camera, cluster-wide: a Redis lease that is also the heartbeat.
 
-The lease is taken with SET NX and a TTL and renewed by its owner on every loop;
-renewing and releasing check the owner's random token inside Redis (a Lua
-script), so a watcher that stalled past its TTL can never overwrite or delete the
-lease of the watcher that replaced it: it learns it lost the lease and stops.
+The lease is taken with SET NX and a TTL and renewed by its owner's keeper
+thread (keeper.py); renewing and releasing check the owner's random token inside
+Redis (a Lua script), so a watcher that stalled past its TTL can never overwrite
+or delete the lease of the watcher that replaced it: it learns it lost the lease
+and stops. A lease that is simply gone (Redis restarted without persistence, or
+it expired and nobody took it) is taken again by the same script, atomically,
+so the camera keeps its watcher and its tracks.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ PENDING_PREFIX = "hypersight:watcher:pending:"
 
 _RENEW = """
 local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
+if not current then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+  return 2
+end
 local ok, decoded = pcall(cjson.decode, current)
 if not ok or decoded['token'] ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
@@ -50,6 +56,11 @@ def pending_key(camera_id: int) -> str:
 class Lease:
     """The lease of one camera held by this process."""
 
+    # What renew() found.
+    LOST = 0  # another watcher holds the camera
+    KEPT = 1
+    RETAKEN = 2  # the key was gone and is ours again
+
     def __init__(self, client: redis.Redis, camera_id: int, ttl_s: int) -> None:
         self.client = client
         self.camera_id = camera_id
@@ -63,9 +74,9 @@ class Lease:
         """True if no other watcher holds the camera; this one does now."""
         return bool(self.client.set(self.key, self._value(beat), nx=True, ex=self.ttl_s))
 
-    def renew(self, beat: Heartbeat) -> bool:
-        """Write the new heartbeat and push the expiry back; False if the lease is no longer ours."""
-        return bool(self._renew(keys=[self.key], args=[self.token, self._value(beat), self.ttl_s]))
+    def renew(self, beat: Heartbeat) -> int:
+        """Write the new heartbeat and push the expiry back: KEPT, RETAKEN, or LOST to another watcher."""
+        return int(self._renew(keys=[self.key], args=[self.token, self._value(beat), self.ttl_s]))
 
     def release(self) -> bool:
         return bool(self._release(keys=[self.key], args=[self.token]))

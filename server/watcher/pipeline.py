@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,8 +37,10 @@ from server.watcher.state import Trouble
 
 log = logging.getLogger(__name__)
 
-# A segment older than this is dropped while the detector is down: live counts
-# matter more than completeness once the backlog exceeds a few minutes.
+# How long a segment waits for a detector that is down. Once an outage is older than
+# this, each new segment tries the detector once and is dropped if it is still down:
+# live counts matter more than completeness, and a watcher that waited on every
+# segment would fall minutes behind its stream.
 MAX_DETECTOR_WAIT_S = 120.0
 
 
@@ -56,9 +58,8 @@ class CameraGone(Exception):
     """The camera was deleted or disabled: the watcher stops."""
 
 
-def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+class DetectorGaveUp(Exception):
+    """The rest of the segment is dropped: the detector is down for too long, or the watcher stops."""
 
 
 class Pipeline:
@@ -71,7 +72,7 @@ class Pipeline:
         detector: ObjectDetectorClient,
         context_factory: Callable[[CameraSettings], ProcessorContext],
         previews: Any,
-        keep_alive: Callable[[], bool],
+        waiting: Callable[[], bool],
         stop: threading.Event,
         logger: logging.LoggerAdapter,
         max_wait_s: float = 10.0,
@@ -83,10 +84,12 @@ class Pipeline:
         self.context_factory = context_factory
         self.context: ProcessorContext | None = None
         self.previews = previews
-        # Called while waiting for the detector: reports the state and renews the lease, so
-        # waits between calls must stay well under the lease TTL (max_wait_s).
-        self.keep_alive = keep_alive
+        # Called while waiting for the detector: reports the state; False when the watcher
+        # must stop waiting (its lease is lost). The lease itself is kept by another thread.
+        self.waiting = waiting
         self.max_wait_s = max_wait_s
+        # When the current detector outage began (monotonic), None while it answers.
+        self.detector_down_since: float | None = None
         self.stop = stop
         self.log = logger
         self.camera: CameraSettings | None = None
@@ -158,9 +161,16 @@ class Pipeline:
         """Detect, run every processor, keep their events pending until stored; returns frames processed."""
         assert self.camera is not None
         rows, cols = self.camera.grid
+        size = rows * cols
         done = 0
-        for batch in batches(samples, rows * cols):
-            detections = self._detect([image for image, _ in batch])
+        for start in range(0, len(samples), size):
+            batch = samples[start : start + size]
+            try:
+                detections = self._detect([image for image, _ in batch])
+            except DetectorGaveUp as exc:
+                self.stats["dropped_frames"] += len(samples) - start
+                self.log.warning("%d sampled frames dropped: %s", len(samples) - start, exc)
+                break
             if detections is None:
                 continue
             frames = [Frame(image, ts, Detections.from_objects(found))
@@ -184,17 +194,17 @@ class Pipeline:
         return events
 
     def _detect(self, images: list[np.ndarray]) -> list[list[Any]] | None:
-        """Detections per image; waits out a detector that is down, skips a batch it answers with garbage."""
-        assert self.camera is not None
+        """Detections per image, or None for a batch answered with garbage (skipped).
+
+        A detector that is down is waited for, with backoff, until its outage is
+        MAX_DETECTOR_WAIT_S old, measured on the clock (calls that hang until their
+        timeout count too); then DetectorGaveUp drops the rest of the segment.
+        """
         backoff = Backoff(initial_s=1.0, maximum_s=self.max_wait_s)
-        waited = 0.0
         while not self.stop.is_set():
-            began = time.perf_counter()
+            began = time.monotonic()
             try:
                 result = self.detector.detect(images, self.camera.grid)
-                self.detector_seconds.append(time.perf_counter() - began)
-                self.detector_trouble.recovered()
-                return result
             except DetectorProtocolError as exc:
                 self.stats["detector_errors"] += 1
                 self.log.error("detector answered garbage, batch of %d frames skipped: %s", len(images), exc)
@@ -202,13 +212,20 @@ class Pipeline:
             except DetectorUnavailable as exc:
                 self.stats["detector_errors"] += 1
                 self.detector_trouble.failed(exc)
-                if waited >= MAX_DETECTOR_WAIT_S or not self.keep_alive():
-                    self.log.warning("dropping a batch of %d frames: detector down for %.0fs", len(images), waited)
-                    return None
-                delay = backoff.next_delay()
-                self.stop.wait(delay)
-                waited += delay
-        return None
+                if self.detector_down_since is None:
+                    self.detector_down_since = began
+                down_for = time.monotonic() - self.detector_down_since
+                if down_for >= MAX_DETECTOR_WAIT_S:
+                    raise DetectorGaveUp(f"detector down for {down_for:.0f}s") from exc
+                if not self.waiting():
+                    raise DetectorGaveUp("the watcher lost its camera") from exc
+                self.stop.wait(min(backoff.next_delay(), MAX_DETECTOR_WAIT_S - down_for))
+                continue
+            self.detector_seconds.append(time.monotonic() - began)
+            self.detector_down_since = None
+            self.detector_trouble.recovered()
+            return result
+        raise DetectorGaveUp("the watcher is stopping")
 
     def _preview(self, runtime: ProcessorRuntime, frame: Frame) -> None:
         if self.previews is None or not runtime.settings.output_hls or self.camera is None:

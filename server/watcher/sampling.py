@@ -96,8 +96,9 @@ def _decode(path: Path, start: datetime, sampler: Sampler, keyframes_only: bool)
         log.warning("segment %s truncated after %d samples: %s", path.name, len(frames), exc)
     if origin is None:
         raise CorruptSegment(f"no decodable frame in {path.name}")
-    if not keyframes_only:
-        _learn_keyframe_interval(sampler, keyframe_times)
+    # Learnt from every segment, key frames only included: a camera whose key frames become
+    # rarer falls back to the full decode on its next segment.
+    _learn_keyframe_interval(sampler, keyframe_times)
     return frames
 
 

@@ -31,24 +31,27 @@ def is_hls_url(url: str) -> bool:
     return url.split("?", 1)[0].lower().endswith((".m3u8", ".m3u"))
 
 
-def input_args(url: str) -> tuple[list[str], str]:
-    """ffmpeg input options and input for a stream URL, a file path or a webcam index."""
+def input_args(url: str) -> tuple[list[str], list[str], str]:
+    """For a stream URL, a file path or a webcam index: (protocol options, pacing options, input).
+
+    Protocol options (transport, timeouts) are for ffprobe too; pacing is ffmpeg's alone.
+    """
     if url.isdigit():
-        return ["-f", "v4l2"], f"/dev/video{url}"
+        return ["-f", "v4l2"], [], f"/dev/video{url}"
     if url.startswith("rtsp://"):
-        return ["-rtsp_transport", "tcp", "-timeout", "10000000"], url
+        return ["-rtsp_transport", "tcp", "-timeout", "10000000"], [], url
     if "://" not in url or url.startswith("file:"):
         # A file plays at its own pace, like a live camera, and loops.
-        return ["-re", "-stream_loop", "-1"], url.removeprefix("file:")
-    return ["-rw_timeout", "10000000"], url
+        return [], ["-re", "-stream_loop", "-1"], url.removeprefix("file:")
+    return ["-rw_timeout", "10000000"], [], url
 
 
 def video_codec(url: str) -> str | None:
-    """The first video stream's codec, or None when ffprobe cannot tell (then we transcode)."""
-    _, source = input_args(url)
+    """The first video stream's codec, or None when ffprobe cannot tell (not reachable yet, say)."""
+    protocol, _, source = input_args(url)
     try:
         probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name",
+            ["ffprobe", "-v", "error", *protocol, "-select_streams", "v:0", "-show_entries", "stream=codec_name",
              "-of", "json", source], capture_output=True, text=True, timeout=20, check=False)
         streams = json.loads(probe.stdout or "{}").get("streams", [])
     except (OSError, ValueError, subprocess.TimeoutExpired):
@@ -68,13 +71,15 @@ class FfmpegSegmenter:
         self._codec: str | None = None
 
     def command(self) -> list[str]:
-        options, source = input_args(self.url)
+        protocol, pacing, source = input_args(self.url)
         if self._codec is None:
-            self._codec = video_codec(self.url) or "unknown"
+            # Probed at every start until it answers: a camera that was unreachable when the
+            # watcher started must not be transcoded for the watcher's whole life.
+            self._codec = video_codec(self.url)
         video = ["-c:v", "copy"] if self._codec in COPYABLE else [
             "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-pix_fmt", "yuv420p"]
         return [
-            "ffmpeg", "-nostdin", "-v", "error", *options, "-i", source, "-map", "0:v:0", *video, "-an",
+            "ffmpeg", "-nostdin", "-v", "error", *protocol, *pacing, "-i", source, "-map", "0:v:0", *video, "-an",
             # Segment numbers from the clock: a restarted ffmpeg must not reuse names already seen.
             "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_list_size", "10", "-hls_start_number_source", "epoch",
             "-hls_flags", "delete_segments+program_date_time+omit_endlist",
@@ -87,6 +92,8 @@ class FfmpegSegmenter:
             return
         if self.process is not None:
             log.warning("ffmpeg for %s exited with %s", self.url, self.process.returncode)
+            # The dead ffmpeg's playlist would still read as a live stream with no new segments.
+            self.playlist.unlink(missing_ok=True)
         now = time.monotonic()
         if len(self._starts) == MAX_RESTARTS and now - self._starts[0] < RESTART_WINDOW_S:
             raise SourceError(f"ffmpeg for {self.url} died {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f}s")

@@ -10,12 +10,13 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import redis
 import requests
 from celery import shared_task
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_shutting_down
 from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -66,7 +67,27 @@ def _deps() -> WatcherDeps:
 def watch_camera(camera_id: int) -> bool:
     """Watch one camera until stopped; returns at once if another watcher has it."""
     STOP.clear()
-    return Watcher(camera_id, _deps(), STOP).run()
+    with _sigterm_stops_the_watcher():
+        return Watcher(camera_id, _deps(), STOP).run()
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_watcher() -> Iterator[None]:
+    """While the task runs, SIGTERM asks the watcher to stop instead of killing the process.
+
+    Installed here rather than at process start, because billiard resets the signal
+    handlers of a pool process after ``worker_process_init``. The handler only starts
+    a thread that sets the event: setting it from the handler itself could deadlock on
+    the event's lock if the signal lands while the main thread holds it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals go to the main thread only (a threads or solo pool): nothing to install
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=STOP.set, daemon=True).start())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @shared_task(name="hypersight.ensure_watchers", ignore_result=True)
@@ -93,12 +114,6 @@ def ensure_watchers() -> dict[str, list[int]]:
 
 def _leased_ids(client: redis.Redis) -> list[int]:
     return sorted(int(key.rsplit(":", 1)[1]) for key in client.scan_iter("hypersight:watcher:[0-9]*"))
-
-
-@worker_process_init.connect
-def _install_sigterm_handler(**_: Any) -> None:
-    """In each pool process: SIGTERM asks the running watcher to stop, it does not kill it."""
-    signal.signal(signal.SIGTERM, lambda *_: STOP.set())
 
 
 @worker_shutting_down.connect

@@ -1,9 +1,11 @@
 """The watcher of one camera: lease, source, state machine; the data path is in pipeline.py.
 
 Runs until asked to stop (the stop event: SIGTERM, a restart generation, a stop
-request, the camera disabled or deleted) or until it loses its lease. Whatever
-happens, it stores what it computed, closes previews and ffmpeg children,
-releases its lease and removes its segment folder.
+request, the camera disabled or deleted) or until it loses its lease. The lease
+and the stop requests are looked after by a keeper thread (keeper.py), so
+neither depends on how long one step of the loop takes. Whatever happens, the
+watcher stores what it computed, closes previews and ffmpeg children, releases
+its lease and removes its segment folder.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ from server.metrics import WatcherMetrics
 from server.watcher.backoff import Backoff
 from server.watcher.heartbeat import Heartbeat, WatcherState
 from server.watcher.hls import HlsSource, SourceError
-from server.watcher.lease import GENERATION_KEY, Lease, current_generation, pending_key, stop_key
-from server.watcher.pipeline import CameraGone, Pipeline, segment_start
+from server.watcher.keeper import LeaseKeeper
+from server.watcher.lease import Lease, current_generation, pending_key, stop_key
+from server.watcher.pipeline import CameraGone, CameraSettings, Pipeline, segment_start
 from server.watcher.sampling import CorruptSegment, Sampler, sample_segment
 from server.watcher.segmenter import FfmpegSegmenter, is_hls_url
 from server.watcher.state import Observation, Trouble, next_state
 
 log = logging.getLogger(__name__)
+
+# While the stream is down no segment brings fresh settings: read them this often, so that
+# a corrected URL is followed and a disabled camera stops without waiting for its stream.
+RELOAD_WHILE_DOWN_S = 5.0
 
 
 @dataclass
@@ -73,11 +80,12 @@ class Watcher:
         self.segmenter: FfmpegSegmenter | None = None
         self.source: HlsSource | None = None
         self.sampler: Sampler | None = None
-        self.generation = 0
+        self.url: str | None = None
+        self.keeper: LeaseKeeper | None = None
         self.stream = Trouble("stream", self.log)
+        self._reloaded_at = 0.0
         self.pipeline = Pipeline(camera_id, deps.sessions, deps.detector, deps.context_factory, None,
-                                 self._waiting_for_detector, self.stop, self.log,
-                                 max_wait_s=max(1.0, self.lease.ttl_s / 3))
+                                 self._waiting_for_detector, self.stop, self.log)
 
     # --- lifecycle -------------------------------------------------------------
     def run(self) -> bool:
@@ -86,7 +94,8 @@ class Watcher:
             self.log.info("already watched elsewhere; this watcher exits")
             return False
         self.deps.redis.delete(pending_key(self.camera_id), stop_key(self.camera_id))
-        self.generation = current_generation(self.deps.redis)
+        self.keeper = LeaseKeeper(self.lease, self._beat, self.stop, current_generation(self.deps.redis), self.log)
+        self.keeper.start()
         self.log.info("watching (node %s, pid %d)", socket.gethostname(), os.getpid())
         try:
             self._prepare()
@@ -100,49 +109,78 @@ class Watcher:
     def _prepare(self) -> None:
         """Clean the segment folder (a crashed predecessor may have left files) and open the source."""
         camera = self.pipeline.reload()
+        self._reloaded_at = time.monotonic()
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        url = camera.stream_url
+        self._open_source(camera)
+        self.pipeline.previews = self.deps.previews_factory()
+
+    def _open_source(self, camera: CameraSettings) -> None:
+        """Read ``camera.stream_url``: HLS directly, anything else through an ffmpeg child."""
+        if self.segmenter is not None:
+            self.segmenter.stop()
+            self.segmenter = None
+        self.url = url = camera.stream_url
         if not is_hls_url(url):
             self.segmenter = FfmpegSegmenter(url, self.workdir / "ffmpeg")
             url = str(self.segmenter.playlist)
         self.source = HlsSource(url, self.workdir, self.deps.http)
         self.sampler = Sampler(camera.watch_fps)
-        self.pipeline.previews = self.deps.previews_factory()
+        self.previous_end = None
+
+    def _follow_url(self, camera: CameraSettings) -> bool:
+        """True if the camera's URL changed and the source was reopened on the new one."""
+        if camera.stream_url == self.url:
+            return False
+        self.log.info("stream URL changed; reading the new one")
+        self._open_source(camera)
+        return True
 
     def _loop(self) -> None:
-        # Never wait longer than a third of the lease between renewals, or the lease expires.
+        # Waits stay short so that the loop's pulse (the keeper's proof of life) keeps beating.
         backoff = Backoff(initial_s=1.0, maximum_s=min(30.0, max(1.0, self.lease.ttl_s / 3)))
         while not self.stop.is_set():
-            if self._asked_to_stop():
-                break
+            self.keeper.pulse()
             source_ok = self._poll_once()
             self.pipeline.flush()
+            if not source_ok:
+                self._reload_while_down()
             self._transition(Observation(source_ok=source_ok,
                                          detector_ok=not self.pipeline.detector_trouble.failing))
-            if not self.keep_alive():
-                self.log.error("lost the lease; another watcher owns the camera now")
-                break
             delay = self.source.target_duration_s / 2 if source_ok else backoff.next_delay()
             if source_ok:
                 backoff.reset()
             self.stop.wait(delay)
 
+    def _reload_while_down(self) -> None:
+        """Settings from the database now and then while no segment arrives (raises CameraGone)."""
+        if time.monotonic() - self._reloaded_at < RELOAD_WHILE_DOWN_S:
+            return
+        self._reloaded_at = time.monotonic()
+        self._follow_url(self.pipeline.reload())
+
     def _poll_once(self) -> bool:
         try:
             if self.segmenter is not None:
                 self.segmenter.ensure_running()
+        except SourceError as exc:  # ffmpeg keeps dying
+            self.stream.failed(exc)
+            return False
+        try:
             segments = self.source.poll()
         except SourceError as exc:
+            # A local playlist that is not there yet is ffmpeg starting, not worth a warning.
             if self.segmenter is None or self.segmenter.playlist.exists():
                 self.stream.failed(exc)
             return False
         self.stream.recovered()
         if segments:
             self._transition(Observation(detector_ok=not self.pipeline.detector_trouble.failing))
+        source = self.source
         for segment in segments:
             try:
-                if not self.stop.is_set():
+                # A segment of a URL the camera no longer has is not processed.
+                if not self.stop.is_set() and self.source is source:
                     self._handle(segment)
             finally:
                 segment.path.unlink(missing_ok=True)
@@ -150,6 +188,10 @@ class Watcher:
 
     def _handle(self, segment) -> None:
         camera = self.pipeline.reload()
+        self._reloaded_at = time.monotonic()
+        if self._follow_url(camera):
+            return
+        self.keeper.pulse()
         if self.sampler.fps != camera.watch_fps:
             self.sampler = Sampler(camera.watch_fps)
         start = segment_start(segment.program_date_time, segment.downloaded_at, segment.duration_s,
@@ -177,6 +219,8 @@ class Watcher:
         if self.segmenter is not None:
             self.segmenter.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        # The keeper stops before the release, or its next tick would take the lease again.
+        self.keeper.close()
         try:
             self.lease.release()
         except redis.RedisError as exc:
@@ -184,40 +228,19 @@ class Watcher:
         self.log.info("stopped")
 
     # --- coordination ----------------------------------------------------------
-    def _asked_to_stop(self) -> bool:
-        """A newer generation (restart_watchers) or a stop request (ensure_watchers)."""
-        try:
-            generation, stop_requested = self.deps.redis.mget([GENERATION_KEY, stop_key(self.camera_id)])
-        except redis.RedisError:
-            return False  # cannot tell; keep watching
-        if int(generation or 0) > self.generation:
-            self.log.info("watchers restarted (generation %s); stopping", generation)
-            return True
-        if stop_requested:
-            self.log.info("stop requested; stopping")
-            return True
-        return False
-
-    def keep_alive(self) -> bool:
-        """Renew the lease with a fresh heartbeat; False if it is no longer ours."""
-        try:
-            return self.lease.renew(self._beat())
-        except redis.RedisError as exc:
-            # Redis down: keep counting; the lease is re-checked when it is back.
-            self.log.warning("cannot renew the lease: %s", exc)
-            return True
-
     def _waiting_for_detector(self) -> bool:
-        """The detector is down mid-segment: say so now, and keep the lease while waiting."""
+        """The detector is down mid-segment: say so now; False if the watcher lost its camera."""
         self._transition(Observation(detector_ok=False))
-        return self.keep_alive()
+        self.keeper.pulse()
+        return not self.keeper.lost
 
     def _transition(self, observed: Observation) -> None:
         state = next_state(observed)
         if state != self.state:
             self.log.info("state %s -> %s", self.state.value, state.value)
             self.state = state
-            self.keep_alive()
+            if self.keeper is not None:
+                self.keeper.publish()
 
     def _beat(self) -> Heartbeat:
         return Heartbeat(camera_id=self.camera_id, node=socket.gethostname(), pid=os.getpid(),

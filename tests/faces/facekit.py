@@ -1,11 +1,10 @@
-"""Helpers for the faces tests: the relay as a real subprocess, a restartable Redis, messages."""
+"""Helpers for the faces tests: the relay as a real subprocess, messages."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -108,28 +107,3 @@ def relay_process(workdir: Path, redis_url: str, tokens: list[str] | None = None
     finally:
         code = relay.stop()
     assert code == 0, f"relay exited with {code}:\n{relay.log}"
-
-
-class RedisOnPort:
-    """A redis-server that can be stopped and started again on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, proc=self.proc)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)

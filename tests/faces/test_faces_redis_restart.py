@@ -8,7 +8,8 @@ from pathlib import Path
 import redis
 
 from server.faces_pub import publish_faces
-from tests.faces.facekit import RedisOnPort, faces_message, relay_process, wait_for
+from tests.faces.facekit import faces_message, relay_process, wait_for
+from tests.support.servers import RedisOnPort
 
 
 def test_relay_survives_a_redis_restart_and_logs_the_outage_once(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -35,13 +36,15 @@ def find_blobs(image: np.ndarray) -> list[list[float]]:
 
 
 class BlobDetector:
-    """``mode`` is "ok", "down" (503) or "garbage"; ``requests`` counts the images received.
+    """``mode`` is "ok", "down" (503), "hang" (answers 503 after ``hang_s``, later than a client's
+    timeout) or "garbage"; ``requests`` counts the images received.
 
     ``/faces`` answers one face per crop, so the face processor's path can be followed end to end.
     """
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.hang_s = 8.0
         self.requests = 0
         detector = self
 
@@ -49,7 +52,9 @@ class BlobDetector:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 detector.requests += 1
-                if detector.mode == "down":
+                if detector.mode == "hang":
+                    time.sleep(detector.hang_s)
+                if detector.mode in ("down", "hang"):
                     self._answer(503, b'{"err": true, "msg": "down"}')
                 elif detector.mode == "garbage":
                     self._answer(200, b'[[0.1, 0.2, "x"]]')
@@ -61,11 +66,14 @@ class BlobDetector:
                     self._answer(200, json.dumps(find_blobs(image)).encode())
 
             def _answer(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up waiting (the "hang" mode)
 
             def log_message(self, *_: object) -> None:
                 pass

@@ -65,10 +65,10 @@ def make_watcher(sessions, redis_url, tmp_path) -> Iterator[Callable[..., tuple[
     client = redis.Redis.from_url(redis_url, decode_responses=True)
 
     def make(camera_id: int, detector_url: str, sessions=sessions, previews=None, context_factory=None,
-             **config) -> tuple[Watcher, threading.Thread]:
+             redis=None, **config) -> tuple[Watcher, threading.Thread]:
         deps = WatcherDeps(
             config={"WATCHER_LEASE_TTL_S": 10, "SEGMENTS_DIR": str(tmp_path / "segments"), **config},
-            sessions=sessions, redis=client,
+            sessions=sessions, redis=redis or client,
             detector=ObjectDetectorClient(detector_url, read_timeout_s=5, retries=0),
             context_factory=context_factory or (
                 lambda camera: ProcessorContext(camera_url=camera.stream_url, camera_tz=camera.tz)),

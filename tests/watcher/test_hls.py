@@ -68,6 +68,16 @@ def test_memory_of_seen_segments_is_bounded(tmp_path, source):
     assert len(hls._seen) == len(hls._seen_set) == SEEN_WINDOW
 
 
+def test_long_dvr_playlist_is_not_fetched_again(tmp_path, source):
+    """A playlist listing more segments than the default memory: what it lists stays remembered."""
+    count = SEEN_WINDOW + 300
+    hls = source(write_playlist(tmp_path, 0, count))
+    assert len(hls.poll()) == 2  # the live edge
+    for first in range(1, 4):
+        write_playlist(tmp_path, first, count)
+        assert [Path(s.uri).name for s in hls.poll()] == [f"s{first + count - 1}.ts"]
+
+
 @pytest.mark.parametrize("text", ["", "not a playlist", "#EXTM3U\n"])
 def test_not_a_playlist_is_a_source_error(tmp_path, source, text):
     path = tmp_path / "bad.m3u8"

@@ -60,6 +60,18 @@ def test_key_frames_too_rare_means_full_decode(tmp_path):
     assert not sampler.keyframes_suffice()
 
 
+def test_key_frames_becoming_rarer_bring_the_full_decode_back(tmp_path):
+    sampler = Sampler(1.0)
+    sample_segment(make_segment(tmp_path / "a.ts", 3, gop=10), T0, sampler)
+    assert sampler.keyframes_suffice()
+    # The camera's key frames now come every 2 s: the key-frame-only decode notices it...
+    sample_segment(make_segment(tmp_path / "b.ts", 4, gop=20), T0 + timedelta(seconds=3), sampler)
+    assert not sampler.keyframes_suffice()
+    # ...and the next segment is decoded in full, one frame a second again.
+    later = sample_segment(make_segment(tmp_path / "c.ts", 4, gop=20), T0 + timedelta(seconds=7), sampler)
+    assert [ts for _, ts in later] == [T0 + timedelta(seconds=s) for s in (7, 8, 9, 10)]
+
+
 @pytest.mark.parametrize("content", [b"", b"\x47" * 188 * 20, b"not a video at all" * 100])
 def test_corrupt_segment(tmp_path, content):
     path = tmp_path / "bad.ts"

@@ -1,0 +1,138 @@
+"""The lease keeper: a thread that keeps a watcher's lease alive and hears stop requests.
+
+Renewing the lease from the watcher's loop ties the lease to the slowest thing
+the loop does (a detector that hangs until its timeouts and retries, a slow
+download, an ffprobe): past the TTL the lease expires, ``ensure_watchers``
+starts a second watcher and the first one's tracks are lost. So renewal runs on
+its own clock, every third of the TTL at most, whatever the loop is doing. The
+same tick reads the restart generation and the camera's stop request, so a
+restart or a disabled camera stops a watcher within seconds even in the middle
+of a segment.
+
+Keeping the lease must not hide a watcher that is truly stuck: the loop reports
+progress (``pulse``), and a keeper whose loop has not moved for ``STALL_S`` stops
+renewing, so the lease expires and another worker takes the camera over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from server.watcher.heartbeat import Heartbeat
+from server.watcher.lease import GENERATION_KEY, Lease, stop_key
+from server.watcher.state import Trouble
+
+log = logging.getLogger(__name__)
+
+# Longer than anything the loop legitimately waits for in one step: a segment whose detector
+# is down is dropped after MAX_DETECTOR_WAIT_S (120 s), a download or detector call times out
+# in tens of seconds.
+STALL_S = 300.0
+MAX_TICK_S = 5.0
+
+
+def tick_interval(ttl_s: float) -> float:
+    """Often enough that two missed ticks still renew in time, and that a restart is heard quickly."""
+    return max(0.2, min(ttl_s / 3, MAX_TICK_S))
+
+
+class LeaseKeeper:
+    """Renews ``lease`` with ``beat()`` every tick; sets ``stop`` when the watcher must stop."""
+
+    def __init__(self, lease: Lease, beat: Callable[[], Heartbeat], stop: threading.Event, generation: int,
+                 logger: logging.LoggerAdapter, stall_s: float = STALL_S) -> None:
+        self.lease = lease
+        self.beat = beat
+        self.stop = stop
+        self.generation = generation
+        self.log = logger
+        self.stall_s = stall_s
+        self.interval_s = tick_interval(lease.ttl_s)
+        self.lost = False
+        self._pulse = time.monotonic()
+        self._stalled = False
+        self._done = threading.Event()
+        self._redis = Trouble("redis", logger)
+        self._lock = threading.Lock()  # the loop's publish() and the thread's tick() renew one at a time
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def pulse(self) -> None:
+        """The loop made progress."""
+        self._pulse = time.monotonic()
+
+    def publish(self) -> None:
+        """Renew now with a fresh heartbeat (a state change should not wait for the next tick)."""
+        self._renew()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval_s):
+            self.tick()
+
+    def tick(self) -> None:
+        if self._loop_stalled():
+            return
+        if self._renew():
+            self._check_stop_requests()
+
+    def _loop_stalled(self) -> bool:
+        idle = time.monotonic() - self._pulse
+        stalled = idle > self.stall_s
+        if stalled and not self._stalled:
+            self.log.error("the watcher loop has not moved for %.0fs; letting the lease expire so that "
+                           "another worker takes the camera", idle)
+        elif self._stalled and not stalled:
+            self.log.warning("the watcher loop moved again")
+        self._stalled = stalled
+        return stalled
+
+    def _renew(self) -> bool:
+        """True while the lease is ours (or Redis cannot tell us otherwise)."""
+        if self.lost:
+            return False
+        try:
+            with self._lock:
+                outcome = self.lease.renew(self.beat())
+        except redis.RedisError as exc:
+            # Redis down: keep watching; when it is back the lease is renewed or re-taken.
+            self._redis.failed(exc)
+            return True
+        self._redis.recovered()
+        if outcome == Lease.LOST:
+            self.lost = True
+            self.log.error("lost the lease; another watcher owns the camera now")
+            self.stop.set()
+            return False
+        if outcome == Lease.RETAKEN:
+            self.log.warning("the lease had vanished (Redis restarted or the lease expired); taken again")
+        return True
+
+    def _check_stop_requests(self) -> None:
+        """A newer generation (restart_watchers) or a stop request (ensure_watchers)."""
+        try:
+            generation, stop_requested = self.lease.client.mget([GENERATION_KEY, stop_key(self.lease.camera_id)])
+            if generation is None and self.generation:
+                # Redis lost the counter (restarted without persistence): put ours back, or the next
+                # restart would count from zero and never reach this watcher's generation.
+                self.lease.client.set(GENERATION_KEY, self.generation, nx=True)
+        except redis.RedisError as exc:
+            self._redis.failed(exc)
+            return
+        if int(generation or 0) > self.generation:
+            self.log.info("watchers restarted (generation %s); stopping", int(generation))
+            self.stop.set()
+        elif stop_requested:
+            self.log.info("stop requested; stopping")
+            self.stop.set()
