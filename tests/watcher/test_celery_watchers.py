@@ -5,6 +5,7 @@ The detector is tests/support/blob_detector.py (protocol-faithful, exact on the 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -120,3 +121,28 @@ def test_at_most_one_watcher_per_camera_and_restart(system):
     # Disabling the camera stops its watcher.
     client.patch(f"/api/cameras/{camera_id}", json={"enabled": False})
     wait_until(lambda: heartbeat(app, camera_id) is None, timeout_s=30)
+
+
+def test_sigterm_to_a_pool_process_stops_its_watcher_gracefully(system):
+    """What systemd's control-group kill sends every process: the watcher stops, its process lives on."""
+    app, client, procs = system["app"], system["client"], system["procs"]
+    procs.worker("w1")
+    procs.beat()
+    camera_id, _, _ = add_camera(client, system["stream"].url)
+    first = wait_until(lambda: (b := heartbeat(app, camera_id)) and b.state == "streaming" and b, timeout_s=30)
+    os.kill(first.pid, signal.SIGTERM)
+    wait_until(lambda: f"camera {camera_id}: stopped" in procs.log("w1"), timeout_s=30)
+    # ensure_watchers starts the camera again.
+    again = wait_until(lambda: (b := heartbeat(app, camera_id)) and b.token != first.token and b, timeout_s=30)
+    assert again.state in ("starting", "streaming")
+    # The signal asked the watcher to stop and nothing else: its pool process lives on (billiard's own
+    # handler would have made it exit, losing whatever it had not stored).
+    assert process_alive(first.pid)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
