@@ -7,7 +7,10 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Debian/Ubuntu packages the system runs on, and those its tests need besides.
 APT_PACKAGES := python3 python3-venv python3-dev ffmpeg redis-server
-TEST_APT_PACKAGES := postgresql chromium chromium-driver systemd python3-seccomp
+TEST_APT_PACKAGES := postgresql systemd python3-seccomp
+# The admin's browser tests drive Debian's chromium. Ubuntu has no such package (its
+# chromium is a snap), so these are installed where apt has them; the browser tests skip elsewhere.
+BROWSER_APT_PACKAGES := chromium chromium-driver
 SAMPLE_VIDEO := $(firstword $(wildcard $(HYPERSIGHT_SAMPLE_VIDEO) ../shared/data/vtest.avi \
 	/usr/share/doc/opencv-doc/examples/data/vtest.avi))
 
@@ -29,11 +32,25 @@ define apt_install
 	fi
 endef
 
+# Install those of the packages apt knows here; say which it does not.
+define apt_install_available
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$(echo $$missing)" ]; then \
+		$(SUDO) apt-get update -q; \
+		found=$$(for p in $$missing; do apt-cache show $$p >/dev/null 2>&1 && echo $$p; done); \
+		absent=$$(for p in $$missing; do apt-cache show $$p >/dev/null 2>&1 || echo $$p; done); \
+		[ -z "$$(echo $$absent)" ] || echo "not available from apt here (their tests will skip):" $$absent; \
+		[ -z "$$(echo $$found)" ] || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+			--no-install-recommends $$found; \
+	fi
+endef
+
 system:
 	$(call apt_install,$(APT_PACKAGES))
 
 test-system:
 	$(call apt_install,$(APT_PACKAGES) $(TEST_APT_PACKAGES))
+	$(call apt_install_available,$(BROWSER_APT_PACKAGES))
 
 # The admin site's player (hls.js) and chart (chart.js), pinned in package-lock.json.
 node_modules/.installed: package.json package-lock.json

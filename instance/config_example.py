@@ -15,8 +15,8 @@ same environment) with the shared database and Redis addresses.
 # generate one with  python -c "import secrets; print(secrets.token_hex(32))"
 SECRET_KEY = None
 
-# Development mode allows running without SECRET_KEY and enables Flask's debug
-# features. Never enable it on a machine reachable by others.
+# Development mode allows running without SECRET_KEY (sessions and CSRF tokens are
+# then signed with a key anyone can guess). Never enable it on a machine reachable by others.
 DEVELOPMENT = False
 
 # Bearer tokens accepted by the HTTP API (every route but /health). Empty: no
@@ -39,9 +39,6 @@ SEGMENTS_DIR = "var/segments"
 
 # Folder where processors with output_hls write their HLS previews.
 PROCESSORS_PREVIEW_DIR = "var/previews"
-
-# Folder for log files of processes that do not log to the journal.
-LOG_DIR = "var/log"
 
 # Logging level of every process: DEBUG, INFO, WARNING, ERROR.
 LOG_LEVEL = "INFO"

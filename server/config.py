@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "HYPERSIGHT_"
-_PATH_KEYS = ("SEGMENTS_DIR", "PROCESSORS_PREVIEW_DIR", "LOG_DIR")
+_PATH_KEYS = ("SEGMENTS_DIR", "PROCESSORS_PREVIEW_DIR")
 
 
 class ConfigError(SystemExit):
@@ -48,7 +48,6 @@ class Settings(BaseModel):
     CELERY_BROKER_URL: str | None = None
     SEGMENTS_DIR: str = "var/segments"
     PROCESSORS_PREVIEW_DIR: str = "var/previews"
-    LOG_DIR: str = "var/log"
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: Literal["text", "json"] = "text"
     OBJECT_DETECTOR_URL: str = "http://127.0.0.1:8501/detect"
@@ -90,7 +89,10 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         key = name[len(ENV_PREFIX) :]
         annotation = str(Settings.model_fields[key].annotation)
         if raw.strip().startswith(("[", "{")) or (annotation.startswith("list") and raw.strip() == ""):
-            values[key] = json.loads(raw) if raw.strip() else []
+            try:
+                values[key] = json.loads(raw) if raw.strip() else []
+            except ValueError as exc:
+                raise ConfigError(f"invalid configuration ({name}: not valid JSON: {exc})") from exc
         elif raw == "null" and "None" in annotation:
             values[key] = None
         else:

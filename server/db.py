@@ -34,6 +34,10 @@ def make_engine(uri: str, **kwargs: Any) -> Engine:
         engine = create_engine(uri, connect_args={"timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if uri.startswith("postgresql") and "connect_timeout" not in uri:
+        # libpq waits for the OS's TCP timeout (minutes) on an unreachable host: a request or a
+        # watcher's flush should fail in seconds and retry instead.
+        kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(uri, pool_pre_ping=True, pool_recycle=1800, **kwargs)
 
 

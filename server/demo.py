@@ -122,7 +122,6 @@ def demo_env(home: Path, ports: dict[str, int]) -> dict[str, str]:
         "HYPERSIGHT_FACE_DETECTOR_URL": f"http://127.0.0.1:{ports['detector']}/faces",
         "HYPERSIGHT_SEGMENTS_DIR": str(home / "segments"),
         "HYPERSIGHT_PROCESSORS_PREVIEW_DIR": str(home / "previews"),
-        "HYPERSIGHT_LOG_DIR": str(home / "logs"),
         "HYPERSIGHT_FACE_WS_PORT": str(ports["faces"]),
         "HYPERSIGHT_WATCHER_CHECK_S": "5",
         "HYPERSIGHT_WATCHER_LEASE_TTL_S": "15",
@@ -159,7 +158,15 @@ def register_camera(sup: Supervisor, stream_url: str, fps: float) -> dict:
     return {**json.loads(out.strip().splitlines()[-1]), "tz": tz_hours}
 
 
-def banner(ports: dict[str, int], ids: dict, password: str) -> str:
+def _shown(path: Path) -> str:
+    """A folder as the user would type it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def banner(ports: dict[str, int], ids: dict, password: str, logs: Path) -> str:
     base = f"http://127.0.0.1:{ports['web']}"
     local_now = datetime.now(UTC) + timedelta(hours=ids["tz"])
     since = (local_now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -173,7 +180,7 @@ def banner(ports: dict[str, int], ids: dict, password: str) -> str:
         f"  objects now:  curl -s -XPOST {base}/objects -d '{{\"proc_id\": {ids['object']}}}'",
         f"  preview:      {base}/videos/{ids['traffic']}/index.m3u8",
         f"  faces:        ws://127.0.0.1:{ports['faces']}  (send 'client', receive 'OK', then JSON per frame)",
-        "  logs:         var/demo/logs/",
+        f"  logs:         {_shown(logs)}/",
         "Press Ctrl-C to stop everything.",
         "",
     ])
@@ -204,10 +211,11 @@ def main(argv: list[str] | None = None) -> None:
         sup.run([sys.executable, "-m", "flask", "--app", "server", "create-user", "admin", "--password", password])
         ids = register_camera(sup, f"http://127.0.0.1:{ports['stream']}/live.m3u8", args.fps)
         start_all(sup, args.home, video, ports)
-        log.info("%s", banner(ports, ids, password))
+        log.info("%s", banner(ports, ids, password, args.home / "logs"))
         while not stopping.wait(2):
             if dead := sup.dead():
-                log.error("demo: %s stopped unexpectedly; see var/demo/logs/%s.log", ", ".join(dead), dead[0])
+                log.error("demo: %s stopped unexpectedly; see %s/%s.log", ", ".join(dead),
+                          _shown(args.home / "logs"), dead[0])
                 break
     finally:
         log.info("stopping...")

@@ -435,7 +435,6 @@ def command_environment(unit: dict[str, list[tuple[str, str]]], tmp_path: Path) 
         "HYPERSIGHT_INSTANCE_DIR": str(tmp_path / "no-instance"),  # no developer's instance/config.py
         "HYPERSIGHT_SEGMENTS_DIR": str(tmp_path / "segments"),
         "HYPERSIGHT_PROCESSORS_PREVIEW_DIR": str(tmp_path / "previews"),
-        "HYPERSIGHT_LOG_DIR": str(tmp_path / "log"),
     })
     return env
 

@@ -44,6 +44,7 @@ def test_instance_file_then_environment_override(tmp_path):
         ("", {"HYPERSIGHT_FACE_WS_PORT": "eighty"}, "FACE_WS_PORT: Input should be a valid integer"),
         ("", {"HYPERSIGHT_DETECTOR_JPEG_QUALITY": "101"}, "DETECTOR_JPEG_QUALITY: Input should be less than"),
         ("LOG_LEVEL = 'LOUD'\n", {}, "LOG_LEVEL: Value error, must be one of"),
+        ("", {"HYPERSIGHT_API_TOKENS": '["a", b]'}, "HYPERSIGHT_API_TOKENS: not valid JSON"),
     ],
 )
 def test_invalid_configuration_names_the_key(tmp_path, file_text, environ, message):
