@@ -44,10 +44,15 @@ def parse_camera_time(text: str, tz_hours: float) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         return _local_to_utc(parsed, tz_hours)
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        # e.g. "0001-01-01T00:00:00+05:00": its UTC instant is before datetime.min.
+        raise TimestampError("timestamp out of range") from None
 
 
 def _local_to_utc(local: datetime, tz_hours: float) -> datetime:
+    """Local time minus the camera's offset; near year 1 or 9999 the UTC instant may not exist."""
     try:
         return local - timedelta(hours=tz_hours)
     except OverflowError:
@@ -55,8 +60,16 @@ def _local_to_utc(local: datetime, tz_hours: float) -> datetime:
 
 
 def format_camera_time(utc: datetime, tz_hours: float) -> str:
-    """Naive UTC from the database as the camera-local string the original clients read."""
-    return (utc + timedelta(hours=tz_hours)).strftime(LOCAL_FORMAT)
+    """Naive UTC from the database as the camera-local string the original clients read.
+
+    isoformat, not strftime: glibc's %Y does not pad years before 1000 ("1-01-01"),
+    which the API's own parser could not read back.
+    """
+    try:
+        local = utc + timedelta(hours=tz_hours)
+    except OverflowError:  # within the camera's offset of year 1 or 9999: show the UTC time
+        local = utc
+    return local.isoformat(sep=" ", timespec="microseconds")
 
 
 def utc_now() -> datetime:

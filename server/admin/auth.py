@@ -73,9 +73,17 @@ def logout() -> Response:
 
 
 def _load_user(user_id: str) -> User | None:
+    """The session's user, or None (logged out) when it is gone or was deactivated since logging in.
+
+    Flask-Login checks ``is_active`` only at login; reading it on every request is
+    what makes deactivating a user end the sessions they already have.
+    """
     if not user_id.isdigit():
         return None
-    return db_session().get(User, int(user_id))
+    user = db_session().get(User, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    return user
 
 
 def _check_csrf() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from flask import request
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_wtf import FlaskForm
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from server.admin.auth import is_logged_in, to_login
+from server.api.schemas import MAX_ID
 from server.extensions import db_session
 from server.models import Camera, Processor, User
 
@@ -39,6 +41,16 @@ def build_model_view(view_class: type[ModelView], model: type, **kwargs: Any) ->
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Passing a session object directly", category=DeprecationWarning)
         return view_class(model, RequestSession(), **kwargs)
+
+
+def id_arg(name: str = "id") -> int:
+    """An id from the query string, 0 (which names nothing) when absent, not a number or beyond 32 bits.
+
+    A larger number would overflow the database's integer (a 500) instead of
+    finding nothing; like an out-of-range id in an API path, it names no row.
+    """
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 <= value <= MAX_ID else 0
 
 
 class LoginRequired:

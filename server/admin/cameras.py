@@ -6,7 +6,7 @@ import base64
 import logging
 from typing import Any
 
-from flask import Response, abort, flash, g, jsonify, redirect, request, url_for
+from flask import Response, abort, flash, g, jsonify, redirect, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.model.template import EndpointLinkRowAction
@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from wtforms.validators import ValidationError
 
 from detector_client.jpeg import jpeg_size
-from server.admin.base import SecureModelView
+from server.admin.base import SecureModelView, id_arg
 from server.admin.forms import CameraForm
 from server.admin.status import NOT_RUNNING, WatcherStatus, age_text, watcher_statuses
 from server.extensions import db_session, redis_client
@@ -106,7 +106,7 @@ class CameraView(SecureModelView):
     @expose("/test/")
     def test_view(self) -> str | Response:
         """Fetch one frame now and show it, or say why none came."""
-        camera = db_session().get(Camera, request.args.get("id", type=int) or 0)
+        camera = db_session().get(Camera, id_arg())
         if camera is None:
             flash("No such camera.", "error")
             return redirect(url_for(".index_view"))
@@ -119,7 +119,7 @@ class CameraView(SecureModelView):
             error = str(exc)
         return self.render("hypersight/camera_test.html", camera=camera, frame=frame, error=error, size=size)
 
-    @expose("/frame/<int:camera_id>")
+    @expose("/frame/<int(max=2147483647):camera_id>")
     def frame_view(self, camera_id: int) -> Response | tuple[Response, int]:
         """The camera's current frame as JPEG; when offline, a JSON 502 with the last known size."""
         camera = db_session().get(Camera, camera_id)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
-from server.admin.base import SecureModelView
+from server.admin.base import SecureModelView, id_arg
 from server.admin.forms import ProcessorForm
 from server.extensions import db_session
 from server.models import Camera, Processor, processor_types
@@ -112,7 +112,7 @@ class ProcessorView(SecureModelView):
 
     # --- preview and events pages -----------------------------------------------
     def _processor_or_back(self) -> Processor | None:
-        processor = db_session().get(Processor, request.args.get("id", type=int) or 0)
+        processor = db_session().get(Processor, id_arg())
         if processor is None:
             flash("No such processor.", "error")
         return processor

@@ -8,12 +8,13 @@ from sqlalchemy.exc import IntegrityError
 
 from server.api.auth import protect
 from server.api.errors import ApiError
-from server.api.requests import json_object, validate
+from server.api.requests import json_object, require_json_body, validate
 from server.api.schemas import CameraIn, merged
 from server.extensions import db_session
 from server.models import Camera
 
 bp = protect(Blueprint("cameras", __name__, url_prefix="/api/cameras"))
+bp.before_request(require_json_body)
 FIELDS = tuple(CameraIn.model_fields)
 
 

@@ -2,7 +2,9 @@
 
 Handlers here turn every failure a client can provoke into a 4xx, and the
 failures of our own dependencies (database, Redis) into a 503 that says which,
-so that no request body or query ever yields an HTML 500 page.
+so that no request body or query ever yields an HTML 500 page. A value the
+database refuses (DataError: out of range, NUL in text) came from the client:
+validation should have caught it, and if it did not, it is still a 400.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 
 import redis
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ def register_error_handlers(app: Flask) -> None:
     def _database_down(exc: OperationalError):
         log.error("database unavailable: %s", exc.orig)
         return error_response("Database unavailable, try again", 503)
+
+    @app.errorhandler(DataError)
+    def _data_refused(exc: DataError):
+        # A warning, not an error: nothing of ours is broken, but validation let the value through.
+        log.warning("the database refused a value of the request: %s", exc.orig)
+        return error_response("The database refused a value of the request", 400)
 
     @app.errorhandler(redis.RedisError)
     def _redis_down(exc: redis.RedisError):

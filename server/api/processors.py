@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from server.api.auth import protect
 from server.api.errors import ApiError
-from server.api.requests import json_object, validate
+from server.api.requests import int_arg, json_object, require_json_body, validate
 from server.api.schemas import ProcessorIn, merged
 from server.extensions import db_session
 from server.models import Camera, Processor, processor_types
@@ -17,8 +17,10 @@ from server.queries import AGGREGATES, BUCKETS, event_series, list_events
 from server.timefmt import TimestampError, format_camera_time, parse_camera_time, utc_now
 
 bp = protect(Blueprint("processors", __name__, url_prefix="/api/processors"))
+bp.before_request(require_json_body)
 FIELDS = tuple(ProcessorIn.model_fields)
 MAX_EVENTS = 10_000
+DEFAULT_SPAN = timedelta(days=1)
 
 
 def _settings(processor: Processor) -> dict:
@@ -44,7 +46,7 @@ def _check_camera(camera_id: int) -> None:
 @bp.get("")
 def list_processors():
     query = select(Processor).order_by(Processor.id)
-    camera_id = request.args.get("camera_id", type=int)
+    camera_id = int_arg("camera_id")
     if camera_id is not None:
         query = query.where(Processor.camera_id == camera_id)
     return jsonify([processor_json(p) for p in db_session().scalars(query)])
@@ -89,16 +91,29 @@ def delete_processor(processor_id: int):
     return jsonify({"err": False, "deleted": processor_id})
 
 
-def _range(tz: float):
+def _query_time(key: str, tz: float) -> datetime | None:
+    """A timestamp of the query string, or None when absent; unreadable is a 400 naming the key."""
+    if key not in request.args:
+        return None
     try:
-        stop = parse_camera_time(request.args["stop_ts"], tz) if "stop_ts" in request.args else utc_now()
-        start = (
-            parse_camera_time(request.args["start_ts"], tz)
-            if "start_ts" in request.args
-            else stop - timedelta(days=1)
-        )
+        return parse_camera_time(request.args[key], tz)
     except TimestampError as exc:
-        raise ApiError(str(exc)) from None
+        raise ApiError(f"{key}: {exc}") from None
+
+
+def _range(tz: float) -> tuple[datetime, datetime]:
+    """(start, stop) of the query; stop defaults to now, start to a day before stop.
+
+    A default start that would fall before year 1 (a stop in its first day) is
+    clamped to the first representable time: the client asked for events up to
+    stop, and there can be none earlier.
+    """
+    stop = _query_time("stop_ts", tz)
+    if stop is None:
+        stop = utc_now()
+    start = _query_time("start_ts", tz)
+    if start is None:
+        start = stop - DEFAULT_SPAN if stop - datetime.min >= DEFAULT_SPAN else datetime.min
     if stop < start:
         raise ApiError("stop_ts is before start_ts")
     return start, stop

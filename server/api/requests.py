@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import request
@@ -11,6 +12,27 @@ from server.api.errors import ApiError
 from server.api.schemas import MAX_ID
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# The methods that change something (only POST can come from a cross-site page without a CORS preflight).
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# An integer in a query string: ASCII digits only (int() would also take "1_000" or Arabic-Indic digits).
+_QUERY_INT = re.compile(r"-?[0-9]+")
+
+
+def require_json_body() -> None:
+    """A write with a body must declare it application/json (a 415 otherwise).
+
+    Without API tokens, nothing but the content type tells a script's request from
+    a cross-site form or simple fetch: those can send text/plain, form-encoded or
+    multipart bodies without a CORS preflight, never application/json. A write
+    without a body (a DELETE) cannot smuggle anything and passes.
+    """
+    if request.method not in WRITE_METHODS:
+        return
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if (request.content_length or chunked) and not request.is_json:
+        raise ApiError("Content-Type must be application/json", 415)
 
 
 def json_object() -> dict[str, Any]:
@@ -59,3 +81,21 @@ def optional_str(data: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise ApiError(f"{key} must be a string")
     return value
+
+
+def int_arg(key: str) -> int | None:
+    """An optional id in the query string: absent is None; not an id the database can hold is a 400.
+
+    Same range as ids in bodies (int_field): a number beyond 32 bits would make
+    the database overflow rather than match nothing.
+    """
+    text = request.args.get(key)
+    if text is None:
+        return None
+    digits = text.strip()
+    if not _QUERY_INT.fullmatch(digits):
+        raise ApiError(f"{key} must be an integer")
+    # The length test first: int() refuses (ValueError) strings of thousands of digits.
+    if len(digits) > 20 or not 0 <= int(digits) <= MAX_ID:
+        raise ApiError(f"{key} is out of range")
+    return int(digits)

@@ -2,6 +2,7 @@
 
 Strict types: a JSON string is not silently taken for a number or a boolean,
 and unknown fields are refused, so a client's typo is reported, not ignored.
+Strings with NUL characters are refused too: PostgreSQL cannot store them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,21 @@ MAX_POINTS = 200
 MAX_ID = 2**31 - 1
 
 
-class CameraIn(BaseModel):
+class StrictIn(BaseModel):
+    """What every input model shares: strict types, no unknown fields, no NUL in any string."""
+
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL refuses "\x00" in text (a DataError at commit); SQLite would store it. Say which field.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class CameraIn(StrictIn):
     name: str = Field("", max_length=200)
     stream_url: str = Field(min_length=1, max_length=1000)
     watch_fps: float = Field(1.0, gt=0, le=30)
@@ -39,9 +52,7 @@ class CameraIn(BaseModel):
         return value.strip()
 
 
-class ProcessorIn(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
+class ProcessorIn(StrictIn):
     camera_id: int = Field(ge=1, le=MAX_ID)
     type: str
     zones: list[list[Point]] = Field(default_factory=list, max_length=MAX_ZONES)

@@ -100,6 +100,32 @@ def test_wrong_password_and_inactive_user_are_refused(app, session, operator):
     assert visitor.get("/admin/").status_code == 302
 
 
+
+def test_deactivated_user_loses_the_session_at_the_next_request(client, session, operator):
+    """The `client` fixture logged in through the real form; deactivating the user ends that session."""
+    assert client.get("/admin/camera/").status_code == 200
+    operator.active = False
+    session.commit()
+    answer = client.get("/admin/camera/")
+    assert answer.status_code == 302
+    assert urlsplit(answer.headers["Location"]).path == "/admin/login"
+    assert client.get("/admin/api/processors/1/live").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/admin/processor/preview/?id=99999999999999999999",
+                                  "/admin/processor/events/?id=2147483648", "/admin/camera/test/?id=-1",
+                                  "/admin/camera/test/?id=99999999999999999999"])
+def test_an_id_beyond_32_bits_in_the_query_is_no_such_row(client, seeded, path):
+    """Like an out-of-range id in an API path: it names nothing (before, SQLite overflowed: a 500)."""
+    answer = client.get(path, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "No such" in answer.get_data(as_text=True)
+
+
+def test_an_id_beyond_32_bits_in_the_frame_path_is_404(client, seeded):
+    answer = client.get("/admin/camera/frame/99999999999999999999")
+    assert answer.status_code == 404 and answer.get_json()["err"] is True
+
 def test_login_returns_to_the_page_asked_for_but_never_to_another_site(app, operator):
     visitor = app.test_client()
     token = csrf_token(visitor.get("/admin/login").get_data(as_text=True))

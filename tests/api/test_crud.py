@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -159,3 +161,121 @@ def test_invalid_events_query_is_400(client, query, message):
 def test_missing_objects_are_404(client, path):
     answer = client.get(path)
     assert answer.status_code == 404 and answer.get_json()["err"] is True
+
+
+@pytest.mark.parametrize(("key", "text"), [
+    ("start_ts", "0001-01-01T00:00:00+05:00"), ("stop_ts", "9999-12-31T23:59:59-05:00"),
+    ("stop_ts", "0001-01-01T00:00:00+05:00"), ("start_ts", "0001-01-01 00:00:00"),
+])
+@pytest.mark.parametrize("bucket", [None, "hour"])
+def test_events_timestamp_beyond_datetime_range_is_400(client, key, text, bucket):
+    camera = make_camera(client, tz=3)
+    processor = client.post("/api/processors", json={"camera_id": camera["id"], "type": "traffic"}).get_json()
+    query = {key: text} | ({"bucket": bucket} if bucket else {})
+    answer = client.get(f"/api/processors/{processor['id']}/events", query_string=query)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"err": True, "msg": f"{key}: timestamp out of range"}
+
+
+@pytest.mark.parametrize("bucket", [None, "day"])
+def test_events_default_start_is_clamped_to_the_first_representable_time(client, session, bucket):
+    """A stop in the first day of year 1: "the day before" starts before datetime.min, so it starts there."""
+    camera = make_camera(client)
+    processor = client.post("/api/processors", json={"camera_id": camera["id"], "type": "traffic"}).get_json()
+    add_events(session, processor["id"], [("0001-01-01 03:00:00", 7), ("0001-01-01 13:00:00", 100)])
+    query = {"stop_ts": "0001-01-01 12:00:00"} | ({"bucket": bucket} if bucket else {})
+    answer = client.get(f"/api/processors/{processor['id']}/events", query_string=query)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert [point["value"] for point in body["series" if bucket else "events"]] == [7]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("99999999999999999999", "camera_id is out of range"),
+    ("2147483648", "camera_id is out of range"),
+    ("-1", "camera_id is out of range"),
+    ("abc", "camera_id must be an integer"),
+    ("٣", "camera_id must be an integer"),
+])
+def test_processors_camera_id_filter_out_of_range_is_400(client, value, message):
+    make_camera(client)
+    answer = client.get("/api/processors", query_string={"camera_id": value})
+    assert answer.status_code == 400
+    assert answer.get_json() == {"err": True, "msg": message}
+
+
+def test_processors_camera_id_filter_at_the_edges_of_the_range(client):
+    camera = make_camera(client)
+    created = client.post("/api/processors", json={"camera_id": camera["id"], "type": "traffic"}).get_json()
+    assert client.get("/api/processors", query_string={"camera_id": "0"}).get_json() == []
+    assert client.get("/api/processors", query_string={"camera_id": "2147483647"}).get_json() == []
+    listed = client.get("/api/processors", query_string={"camera_id": f" {camera['id']} "}).get_json()
+    assert [p["id"] for p in listed] == [created["id"]]
+
+
+@pytest.mark.parametrize(("method", "fields", "field"), [
+    ("post", {"name": "gate\x00"}, "name"),
+    ("post", {"stream_url": "rtsp://10.0.0.5/\x00stream"}, "stream_url"),
+    ("patch", {"name": "\x00"}, "name"),
+    ("patch", {"stream_url": "http://127.0.0.1/b.m3u8\x00"}, "stream_url"),
+])
+def test_nul_in_a_camera_string_is_400_naming_the_field(client, method, fields, field):
+    existing = make_camera(client)
+    if method == "post":
+        answer = client.post("/api/cameras", json={"stream_url": "http://127.0.0.1/new.m3u8", **fields})
+    else:
+        answer = client.patch(f"/api/cameras/{existing['id']}", json=fields)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"err": True, "msg": f"{field}: Value error, must not contain NUL characters"}
+    assert client.get("/api/cameras").get_json() == [existing]
+
+
+@pytest.mark.parametrize(("fields", "field"), [({"type": "traffic\x00"}, "type"), ({"anchor": "center\x00"}, "anchor")])
+def test_nul_in_a_processor_string_is_400_naming_the_field(client, fields, field):
+    camera = make_camera(client)
+    answer = client.post("/api/processors", json={"camera_id": camera["id"], "type": "traffic", **fields})
+    assert answer.status_code == 400
+    assert answer.get_json()["msg"].startswith(f"{field}: ")
+    assert client.get("/api/processors").get_json() == []
+
+
+def test_database_refusing_the_data_is_a_400(client, database_url, monkeypatch, caplog):
+    """The safety net behind validation: PostgreSQL's DataError (here a NUL let through) is the client's 400."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite stores NUL characters; only PostgreSQL refuses them")
+    from server.api import cameras
+
+    monkeypatch.setattr(cameras, "validate", lambda model, data: model.model_construct(**data))
+    with caplog.at_level("WARNING", logger="server.api.errors"):
+        answer = client.post("/api/cameras", json={"name": "gate\x00", "stream_url": "http://127.0.0.1/n.m3u8"})
+    assert answer.status_code == 400
+    assert answer.get_json() == {"err": True, "msg": "The database refused a value of the request"}
+    assert any(record.levelname == "WARNING" and "refused" in record.getMessage() for record in caplog.records)
+    assert client.get("/api/cameras").get_json() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                                          None])
+@pytest.mark.parametrize(("method", "path"), [("post", "/api/cameras"), ("patch", "/api/cameras/ID"),
+                                              ("post", "/api/processors"), ("delete", "/api/cameras/ID")])
+def test_api_writes_with_a_non_json_body_are_415(client, content_type, method, path):
+    """A cross-site form or simple fetch (no CORS preflight) can send these types, but not application/json."""
+    camera = make_camera(client)
+    data = json.dumps({"stream_url": "http://127.0.0.1/csrf.m3u8", "camera_id": camera["id"], "type": "traffic",
+                       "name": "pwned"})
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer = getattr(client, method)(path.replace("ID", str(camera["id"])), data=data, headers=headers)
+    assert answer.status_code == 415
+    assert answer.get_json() == {"err": True, "msg": "Content-Type must be application/json"}
+    assert client.get("/api/cameras").get_json() == [camera]
+    assert client.get("/api/processors").get_json() == []
+
+
+def test_api_writes_with_json_and_delete_without_body_still_work(client):
+    created = client.post("/api/cameras", data=json.dumps({"stream_url": "http://127.0.0.1/j.m3u8"}),
+                          content_type="application/json; charset=utf-8")
+    assert created.status_code == 201
+    camera_id = created.get_json()["id"]
+    assert client.delete(f"/api/cameras/{camera_id}").status_code == 200
+    # Without a body the write is refused for what it lacks, as before.
+    assert client.post("/api/cameras").get_json() == {"err": True, "msg": "Request body must be a JSON object"}

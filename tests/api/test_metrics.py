@@ -150,3 +150,15 @@ def test_json_without_content_type_is_accepted(client, session, camera_with_proc
     add_events(session, traffic.id, [("2020-03-27 10:00:00", 2)])
     data = f'{{"proc_id": {traffic.id}, "start_ts": "2020-03-27 00:00:00.0"}}'
     assert client.post("/traffic", data=data, content_type="text/plain").get_json()["traffic"] == 2
+
+
+@pytest.mark.parametrize(("path", "key"), [("/traffic", "start_ts"), ("/traffic", "stop_ts"), ("/Traffic", "stop_ts"),
+                                           ("/objects", "ts"), ("/Objects", "ts")])
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_timestamp_with_offset_beyond_datetime_range_is_400(client, camera_with_processors, path, key, text):
+    """Converting such a time to UTC leaves datetime's range: a bad timestamp like any other, not a 500."""
+    _, traffic, _ = camera_with_processors()
+    body = {"proc_id": traffic.id, "start_ts": "2020-03-27 00:00:00", key: text}
+    answer = client.post(path, json=body)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"err": True, "msg": f"{key}: timestamp out of range"}
