@@ -9,8 +9,12 @@ Why these settings:
   not the broker, decides who watches a camera; ``ensure_watchers`` starts a new
   one within about one lease TTL. A redelivery would only start a copy that the
   lease refuses, and the long visibility timeout keeps even that rare.
-- ``worker_prefetch_multiplier = 1``: a process reserves one task, so a queued
-  watcher goes to a free process on any node instead of waiting behind a busy one.
+- ``worker_prefetch_multiplier = 1`` and ``worker_disable_prefetch``: a worker
+  takes a task from the broker only while it has a free process. Watchers are
+  acknowledged and never finish, so the prefetch window alone would not count
+  them: a worker whose processes all watch cameras would still reserve new
+  watchers it cannot run, and those cameras would wait for the ``ensure_watchers``
+  retry (two lease TTLs) instead of going to a node with room.
 - No time limits: a watcher never finishes by itself.
 - Each watcher occupies one worker process; a worker needs a concurrency (or
   ``--autoscale``) larger than the number of cameras it should carry, plus one
@@ -42,6 +46,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_ignore_result=True,
         task_acks_late=False,
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
         task_time_limit=None,
         task_soft_time_limit=None,
         task_default_queue=CONTROL_QUEUE,

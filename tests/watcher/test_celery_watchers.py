@@ -146,3 +146,19 @@ def process_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+def test_a_full_worker_takes_no_new_task(system):
+    """A worker whose only process watches a camera leaves the next camera to a worker with room."""
+    app, client, procs = system["app"], system["client"], system["procs"]
+    procs.worker("full", concurrency=1)
+    first_id, _, _ = add_camera(client, system["stream"].url)
+    procs.beat()
+    wait_until(lambda: heartbeat(app, first_id), timeout_s=30)
+    assert heartbeat(app, first_id).state in ("starting", "streaming")
+    received_when_full = procs.log("full").count(" received")
+    procs.worker("roomy")
+    second_id, _, _ = add_camera(client, system["stream"].url + "?second")
+    wait_until(lambda: heartbeat(app, second_id), timeout_s=30)
+    wait_until(lambda: procs.log("roomy").count("ensure_watchers") >= 3, timeout_s=30)
+    assert procs.log("full").count(" received") == received_when_full
