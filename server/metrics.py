@@ -50,16 +50,22 @@ class WatcherMetrics:
         self.key = f"{METRICS_PREFIX}{camera_id}"
 
     def record(self, counts: dict[str, int], detector_seconds: Iterable[float] = ()) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for name, value in counts.items():
-            if value:
-                pipe.hincrby(self.key, name, value)
+        # Summed here first: one command per field, not one per detector call and bucket.
+        totals = {name: value for name, value in counts.items() if value}
+        seconds_sum = 0.0
         for seconds in detector_seconds:
-            pipe.hincrbyfloat(self.key, "detector_seconds_sum", seconds)
-            pipe.hincrby(self.key, "detector_calls", 1)
+            seconds_sum += seconds
+            totals["detector_calls"] = totals.get("detector_calls", 0) + 1
             for bound in DETECTOR_BUCKETS_S:
                 if seconds <= bound:
-                    pipe.hincrby(self.key, f"detector_le_{bound}", 1)
+                    totals[f"detector_le_{bound}"] = totals.get(f"detector_le_{bound}", 0) + 1
+        if not totals:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for name, value in totals.items():
+            pipe.hincrby(self.key, name, value)
+        if seconds_sum:
+            pipe.hincrbyfloat(self.key, "detector_seconds_sum", seconds_sum)
         with contextlib.suppress(redis.RedisError):  # metrics are best effort; the watcher's work is not
             pipe.execute()
 

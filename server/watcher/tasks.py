@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-import requests
 from celery import shared_task
 from celery.signals import worker_shutting_down
 from flask import current_app
@@ -23,6 +22,7 @@ from redis.retry import Retry
 from sqlalchemy import select
 
 from detector_client import from_config
+from detector_client.transport import lean_session
 from server.extensions import redis_client, sessionmaker_of
 from server.models import Camera
 from server.processors import ProcessorContext
@@ -60,7 +60,7 @@ def _deps() -> WatcherDeps:
 
     return WatcherDeps(config=config, sessions=sessionmaker_of(app), redis=client, detector=clients.objects,
                        context_factory=context_factory, previews_factory=previews_factory,
-                       http=requests.Session())
+                       http=lean_session())
 
 
 @shared_task(name="hypersight.watch_camera", ignore_result=True)
