@@ -55,6 +55,7 @@ class LeaseKeeper:
         self.interval_s = tick_interval(lease.ttl_s)
         self.lost = False
         self._pulse = time.monotonic()
+        self._renewed_at = time.monotonic()
         self._stalled = False
         self._done = threading.Event()
         self._redis = Trouble("redis", logger)
@@ -65,9 +66,19 @@ class LeaseKeeper:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop renewing and give the lease back (unless another watcher holds it)."""
         self._done.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        # Under the lock and after ``lost`` is set, so that no renewal still in flight can
+        # take the lease again once it is released.
+        with self._lock:
+            was_lost, self.lost = self.lost, True
+            if not was_lost:
+                try:
+                    self.lease.release()
+                except redis.RedisError as exc:
+                    self.log.warning("could not release the lease (it expires by itself): %s", exc)
 
     def pulse(self) -> None:
         """The loop made progress."""
@@ -79,7 +90,10 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         while not self._done.wait(self.interval_s):
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a keeper that died would let the lease expire under a live watcher
+                self.log.exception("lease keeper tick failed; trying again next tick")
 
     def tick(self) -> None:
         if self._loop_stalled():
@@ -100,16 +114,26 @@ class LeaseKeeper:
 
     def _renew(self) -> bool:
         """True while the lease is ours (or Redis cannot tell us otherwise)."""
-        if self.lost:
-            return False
         try:
             with self._lock:
+                if self.lost:
+                    return False
                 outcome = self.lease.renew(self.beat())
         except redis.RedisError as exc:
-            # Redis down: keep watching; when it is back the lease is renewed or re-taken.
+            # Redis down: keep watching while the lease cannot have expired; when Redis is back
+            # the lease is renewed or taken again. Past the TTL another node that can still
+            # reach Redis may have taken the camera: stop rather than count it twice.
             self._redis.failed(exc)
+            unreachable_s = time.monotonic() - self._renewed_at
+            if unreachable_s > self.lease.ttl_s:
+                self.lost = True
+                self.log.error("could not renew the lease for %.0fs (more than its TTL); another watcher may own "
+                               "the camera now: stopping", unreachable_s)
+                self.stop.set()
+                return False
             return True
         self._redis.recovered()
+        self._renewed_at = time.monotonic()
         if outcome == Lease.LOST:
             self.lost = True
             self.log.error("lost the lease; another watcher owns the camera now")

@@ -76,6 +76,7 @@ class Pipeline:
         stop: threading.Event,
         logger: logging.LoggerAdapter,
         max_wait_s: float = 10.0,
+        progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.camera_id = camera_id
         self.sessions = sessions
@@ -88,6 +89,8 @@ class Pipeline:
         # must stop waiting (its lease is lost). The lease itself is kept by another thread.
         self.waiting = waiting
         self.max_wait_s = max_wait_s
+        # Called after each batch: the watcher's proof of life for its lease keeper.
+        self.progress = progress
         # When the current detector outage began (monotonic), None while it answers.
         self.detector_down_since: float | None = None
         self.stop = stop
@@ -180,6 +183,7 @@ class Pipeline:
                 self.pending[processor_id].extend(events)
                 self.stats["events"] += len(events)
             done += len(frames)
+            self.progress()
         self.stats["frames"] += done
         return done
 
@@ -208,6 +212,9 @@ class Pipeline:
             except DetectorProtocolError as exc:
                 self.stats["detector_errors"] += 1
                 self.log.error("detector answered garbage, batch of %d frames skipped: %s", len(images), exc)
+                # It answers, so it is not down: the outage (if any) is over.
+                self.detector_down_since = None
+                self.detector_trouble.recovered()
                 return None
             except DetectorUnavailable as exc:
                 self.stats["detector_errors"] += 1

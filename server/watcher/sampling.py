@@ -75,9 +75,11 @@ def _decode(path: Path, start: datetime, sampler: Sampler, keyframes_only: bool)
     keyframe_times: list[float] = []
     origin: float | None = None
     try:
-        # skip_frame here reaches only the probe of the stream (avformat_find_stream_info),
-        # which otherwise decodes the first frames of every segment: 14 ms of a 720p one.
-        with av.open(str(path), options={"skip_frame": "nonkey"}) as container:
+        # These options reach only the decoder of the stream probe (avformat_find_stream_info),
+        # which otherwise decodes the first frames of every segment to learn their pixel
+        # format: 14 ms of a 720p one. The frames we decode tell us that themselves; our own
+        # decoder is configured below.
+        with av.open(str(path), options={"skip_frame": "all"}) as container:
             if not container.streams.video:
                 raise CorruptSegment(f"no video stream in {path.name}")
             stream = container.streams.video[0]

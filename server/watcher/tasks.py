@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Set by SIGTERM in a worker process; the running watcher stops gracefully.
 STOP = threading.Event()
+SIGNAL_POLL_S = 0.5
 
 
 def _deps() -> WatcherDeps:
@@ -76,18 +77,30 @@ def _sigterm_stops_the_watcher() -> Iterator[None]:
     """While the task runs, SIGTERM asks the watcher to stop instead of killing the process.
 
     Installed here rather than at process start, because billiard resets the signal
-    handlers of a pool process after ``worker_process_init``. The handler only starts
-    a thread that sets the event: setting it from the handler itself could deadlock on
-    the event's lock if the signal lands while the main thread holds it.
+    handlers of a pool process after ``worker_process_init``. The handler only raises a
+    flag, which a helper thread turns into the stop event: a handler that set the event
+    or started a thread itself could deadlock on a lock the interrupted main thread holds.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signals go to the main thread only (a threads or solo pool): nothing to install
         return
-    previous = signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=STOP.set, daemon=True).start())
+    flag = {"term": False}
+    done = threading.Event()
+
+    def relay() -> None:
+        while not done.wait(SIGNAL_POLL_S):
+            if flag["term"]:
+                STOP.set()
+
+    relay_thread = threading.Thread(target=relay, name="sigterm-relay", daemon=True)
+    relay_thread.start()
+    previous = signal.signal(signal.SIGTERM, lambda *_: flag.__setitem__("term", True))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        done.set()
+        relay_thread.join(timeout=5)
 
 
 @shared_task(name="hypersight.ensure_watchers", ignore_result=True)

@@ -10,6 +10,7 @@ its lease and removes its segment folder.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -88,7 +89,7 @@ class Watcher:
         self._reloaded_at = 0.0
         self._fresh = 0  # segments the last poll found
         self.pipeline = Pipeline(camera_id, deps.sessions, deps.detector, deps.context_factory, None,
-                                 self._waiting_for_detector, self.stop, self.log)
+                                 self._waiting_for_detector, self.stop, self.log, progress=self._pulse)
 
     # --- lifecycle -------------------------------------------------------------
     def run(self) -> bool:
@@ -96,11 +97,12 @@ class Watcher:
         if not self.lease.acquire(self._beat()):
             self.log.info("already watched elsewhere; this watcher exits")
             return False
-        self.deps.redis.delete(pending_key(self.camera_id), stop_key(self.camera_id))
-        self.keeper = LeaseKeeper(self.lease, self._beat, self.stop, current_generation(self.deps.redis), self.log)
-        self.keeper.start()
         self.log.info("watching (node %s, pid %d)", socket.gethostname(), os.getpid())
         try:
+            self.deps.redis.delete(pending_key(self.camera_id), stop_key(self.camera_id))
+            self.keeper = LeaseKeeper(self.lease, self._beat, self.stop, current_generation(self.deps.redis),
+                                      self.log)
+            self.keeper.start()
             self._prepare()
             self._loop()
         except CameraGone as exc:
@@ -144,17 +146,19 @@ class Watcher:
         backoff = Backoff(initial_s=1.0, maximum_s=min(30.0, max(1.0, self.lease.ttl_s / 3)))
         while not self.stop.is_set():
             self.keeper.pulse()
+            polled_at = time.monotonic()
             source_ok = self._poll_once()
             self.pipeline.flush()
-            if not source_ok:
-                self._follow_url(self._settings())
+            # Also when polls succeed with nothing new (an origin serving a stale playlist).
+            self._follow_url(self._settings())
             self._transition(Observation(source_ok=source_ok,
                                          detector_ok=not self.pipeline.detector_trouble.failing))
             if source_ok:
                 backoff.reset()
-                # A new segment appears once per target duration: right after one, wait that
-                # long; after an empty poll, half of it (the next one is due any moment).
-                delay = self.source.target_duration_s / (1 if self._fresh else 2)
+                # A new segment appears once per target duration: a poll that found one comes
+                # back a target duration after it began; after an empty poll, half of one.
+                target = self.source.target_duration_s
+                delay = max(0.0, target - (time.monotonic() - polled_at)) if self._fresh else target / 2
             else:
                 delay = backoff.next_delay()
             self.stop.wait(delay)
@@ -218,23 +222,30 @@ class Watcher:
         self.metrics.record({"segments": 1, **stats}, detector_seconds)
 
     def _shutdown(self) -> None:
-        self._transition(Observation(stopping=True))
-        if not self.pipeline.flush():
-            self.log.error("could not store %d pending events before stopping",
-                           sum(len(v) for v in self.pipeline.pending.values()))
-        self.pipeline.close()
-        if self.segmenter is not None:
-            self.segmenter.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        # The keeper stops before the release, or its next tick would take the lease again.
-        self.keeper.close()
         try:
-            self.lease.release()
-        except redis.RedisError as exc:
-            self.log.warning("could not release the lease (it expires by itself): %s", exc)
-        self.log.info("stopped")
+            self._transition(Observation(stopping=True))
+            if not self.pipeline.flush():
+                self.log.error("could not store %d pending events before stopping",
+                               sum(len(v) for v in self.pipeline.pending.values()))
+            self.pipeline.close()
+            if self.segmenter is not None:
+                self.segmenter.stop()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        finally:
+            # Whatever failed above, the lease goes back (the keeper stops first, or its next
+            # tick would take the lease again).
+            if self.keeper is not None:
+                self.keeper.close()
+            else:
+                with contextlib.suppress(redis.RedisError):
+                    self.lease.release()
+            self.log.info("stopped")
 
     # --- coordination ----------------------------------------------------------
+    def _pulse(self) -> None:
+        if self.keeper is not None:
+            self.keeper.pulse()
+
     def _waiting_for_detector(self) -> bool:
         """The detector is down mid-segment: say so now; False if the watcher lost its camera."""
         self._transition(Observation(detector_ok=False))

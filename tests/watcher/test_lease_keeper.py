@@ -8,10 +8,12 @@ import threading
 import time
 
 import pytest
+import redis
 
 from server.watcher.heartbeat import Heartbeat, read_heartbeats
 from server.watcher.keeper import LeaseKeeper, tick_interval
 from server.watcher.lease import GENERATION_KEY, Lease, stop_key
+from tests.support.servers import RedisOnPort
 from tests.watcher.test_watcher_loop import wait_until
 
 _ids = itertools.count(9000)
@@ -124,3 +126,50 @@ def test_generation_lost_with_redis_is_put_back(lease, redis_client):
         assert stop.wait(5)
     finally:
         keeper.close()
+
+
+def test_close_gives_the_lease_back(lease, redis_client):
+    keeper, _ = keeper_for(lease)
+    keeper.close()
+    assert token_of(redis_client, lease.camera_id) is None
+    keeper.tick()  # a late tick after the release must not take it again
+    assert token_of(redis_client, lease.camera_id) is None
+
+
+def test_a_failing_tick_does_not_end_the_keeper(lease, redis_client):
+    calls = {"n": 0}
+
+    def flaky_beat() -> Heartbeat:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in the heartbeat")
+        return beat(lease.camera_id)
+
+    stop = threading.Event()
+    keeper = LeaseKeeper(lease, flaky_beat, stop, 0, logging.LoggerAdapter(logging.getLogger("test"), {}))
+    keeper.start()
+    try:
+        wait_until(lambda: calls["n"] >= 4, timeout_s=5)
+        assert token_of(redis_client, lease.camera_id) == lease.token
+        assert not stop.is_set()
+    finally:
+        keeper.close()
+
+
+def test_redis_unreachable_for_longer_than_the_ttl_stops_the_watcher(tmp_path):
+    """Another node may have taken the camera meanwhile: better stop than count it twice."""
+    server = RedisOnPort(tmp_path)
+    server.start()
+    client = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.5,
+                                  socket_connect_timeout=0.5)
+    try:
+        held = Lease(client, 1, ttl_s=1)
+        assert held.acquire(beat(1))
+        keeper, stop = keeper_for(held)
+        server.stop()
+        assert stop.wait(10)
+        assert keeper.lost
+        keeper.close()
+    finally:
+        server.stop()
+        client.close()
