@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from wtforms.validators import ValidationError
 
 from detector_client.jpeg import jpeg_size
-from server.admin.base import SecureModelView, id_arg
+from server.admin.base import SecureModelView, id_arg, row_ids
 from server.admin.forms import CameraForm
 from server.admin.status import NOT_RUNNING, WatcherStatus, age_text, watcher_statuses
 from server.extensions import db_session, redis_client
@@ -96,7 +96,7 @@ class CameraView(SecureModelView):
         self._set_enabled(ids, False)
 
     def _set_enabled(self, ids: list[str], enabled: bool) -> None:
-        camera_ids = [int(value) for value in ids if value.isdigit()]
+        camera_ids = row_ids(ids)
         session = db_session()
         session.execute(update(Camera).where(Camera.id.in_(camera_ids)).values(enabled=enabled))
         session.commit()

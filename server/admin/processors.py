@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
-from server.admin.base import SecureModelView, id_arg
+from server.admin.base import SecureModelView, id_arg, row_ids
 from server.admin.forms import ProcessorForm
 from server.extensions import db_session
 from server.models import Camera, Processor, processor_types
@@ -104,7 +104,7 @@ class ProcessorView(SecureModelView):
         self._set_enabled(ids, False)
 
     def _set_enabled(self, ids: list[str], enabled: bool) -> None:
-        processor_ids = [int(value) for value in ids if value.isdigit()]
+        processor_ids = row_ids(ids)
         session = db_session()
         session.execute(update(Processor).where(Processor.id.in_(processor_ids)).values(enabled=enabled))
         session.commit()

@@ -62,6 +62,14 @@ def test_camera_enable_disable_and_delete(client, session, camera):
     assert act("disable").status_code == 302
     session.expire_all()
     assert camera.enabled is False
+    # Ids no database holds, among real ones, are left out rather than failing the action.
+    odd = post_form(client, "/admin/camera/action/", {"action": "enable",
+                                                      "rowid": ["9" * 30, "\u00b2", str(camera.id)]},
+                    page="/admin/camera/")
+    assert odd.status_code == 302
+    session.expire_all()
+    assert camera.enabled is True
+    act("disable")
     act("enable")
     session.expire_all()
     assert camera.enabled is True
