@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 
 from tests.conftest import sample_video
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,16 +25,6 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-
-
-def _wait_for(predicate, timeout_s: float, step_s: float = 2.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    return None
 
 
 @pytest.mark.slow
@@ -64,8 +54,8 @@ def test_demo_counts_people_and_stops_cleanly(tmp_path):
                 return None
 
         # The printed curl calls answer non-zero figures within a minute (two, on a busy CI machine).
-        assert _wait_for(lambda: figure(traffic_call, "traffic"), timeout_s=150), "no traffic counted"
-        assert _wait_for(lambda: figure(objects_call, "count"), timeout_s=60), "no objects counted"
+        wait_until(lambda: figure(traffic_call, "traffic"), timeout_s=150, step_s=2.0, what="traffic counted")
+        wait_until(lambda: figure(objects_call, "count"), timeout_s=60, step_s=2.0, what="objects counted")
         status = requests.get(f"http://127.0.0.1:{port}/statusWatch", timeout=10).json()
         assert [camera["state"] for camera in status.values()] == ["streaming"]
     finally:

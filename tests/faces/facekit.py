@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,17 +17,13 @@ from typing import Any
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.servers import free_port, wait_for_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> None:
-    """Poll until true; the timeout only guards against a hang, it is never the assertion."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+# Processes here answer in milliseconds: poll often.
+wait_for = functools.partial(wait_until, step_s=0.05)
 
 
 def faces_message(camera_id: int, seq: int, img_bytes: int = 64) -> dict[str, Any]:

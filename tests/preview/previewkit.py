@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from server.preview import PreviewOptions, PreviewWriter
+from tests.support.waiting import wait_until
 
 FPS = 2
 # A queue longer than any burst the tests write: frames are fed faster than real time
@@ -42,13 +43,8 @@ def feed(writer: PreviewWriter, frames: Iterator[np.ndarray], t0: datetime, firs
     return accepted
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> None:
-    """Poll until true; the timeout only guards against a hang, it is never the assertion."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+# Processes here answer in milliseconds: poll often.
+wait_for = functools.partial(wait_until, step_s=0.05)
 
 
 def playlist_segments(playlist: Path) -> list[str]:

@@ -18,8 +18,8 @@ from server import create_app, migrate
 from server.extensions import sessionmaker_of
 from server.watcher.heartbeat import read_heartbeats
 from tests.support.celery_procs import ROOT, CeleryProcesses
+from tests.support.waiting import wait_until
 from tests.watcher.conftest import RIGHT_HALF
-from tests.watcher.test_watcher_loop import wait_until
 
 LEASE_TTL_S = 6
 CHECK_S = 2

@@ -14,7 +14,7 @@ from server.watcher.heartbeat import Heartbeat, read_heartbeats
 from server.watcher.keeper import LeaseKeeper, tick_interval
 from server.watcher.lease import GENERATION_KEY, Lease, stop_key
 from tests.support.servers import RedisOnPort
-from tests.watcher.test_watcher_loop import wait_until
+from tests.support.waiting import wait_until
 
 _ids = itertools.count(9000)
 

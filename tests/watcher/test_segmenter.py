@@ -7,7 +7,7 @@ import subprocess
 from server.watcher.segmenter import FfmpegSegmenter, input_args
 from tests.support.servers import free_port
 from tests.support.streams import walker_source
-from tests.watcher.test_watcher_loop import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_codec_unknown_at_start_is_probed_again(tmp_path):

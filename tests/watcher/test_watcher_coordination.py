@@ -12,8 +12,9 @@ from server.models import Camera
 from server.watcher.heartbeat import read_heartbeats
 from server.watcher.lease import GENERATION_KEY
 from tests.support.servers import RedisOnPort, free_port
+from tests.support.waiting import wait_until
 from tests.watcher.test_watcher_faults import state_of
-from tests.watcher.test_watcher_loop import events_of, wait_until
+from tests.watcher.test_watcher_loop import events_of
 
 
 def token_of(client, camera_id: int) -> str | None:

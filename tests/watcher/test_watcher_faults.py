@@ -14,8 +14,9 @@ from server.models import Camera, ObjectsCounter, ProcessorEvent, TrafficCounter
 from server.watcher.heartbeat import Heartbeat, lease_key, read_heartbeats
 from tests.support.servers import PostgresServer, free_port
 from tests.support.streams import StaticServer, walker_source
+from tests.support.waiting import wait_until
 from tests.watcher.conftest import RIGHT_HALF
-from tests.watcher.test_watcher_loop import events_of, wait_until
+from tests.watcher.test_watcher_loop import events_of
 
 
 def state_of(redis_client, camera_id: int) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -11,19 +10,10 @@ from sqlalchemy import select
 from server.models import ProcessorEvent
 from server.watcher.heartbeat import read_heartbeats
 from tests.support.streams import WIDTH
+from tests.support.waiting import wait_until
 
 PERIOD_S = (WIDTH + 40) / 80.0  # the synthetic walker's period at 80 px/s
 ENTER_AT_S = (WIDTH / 2 - 20 + 40) / 80.0  # its bottom-centre reaches the zone (x >= 0.5)
-
-
-def wait_until(predicate, timeout_s: float, step_s: float = 0.25):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    raise AssertionError(f"condition not met within {timeout_s}s")
 
 
 def events_of(sessions, processor_id: int) -> list[tuple[datetime, int]]:
