@@ -68,6 +68,7 @@ def opencv_read_all(path: Path, fps: float, start: datetime, sampler: Sampler) -
             break
         kept += index % step == 0
         index += 1
+    capture.release()
     return kept
 
 

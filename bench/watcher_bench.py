@@ -88,20 +88,10 @@ def make_segments(video: Path, folder: Path, seconds: int) -> list[Path]:
 # --- part A: sampling alone, in spawned children ---------------------------------------
 def naive_cpu(paths: list[str], fps: float, repeats: int) -> tuple[list[float], int]:
     """CPU seconds of each pass over all segments, and frames kept in one pass."""
-    import cv2
-
-    step = round(25 / fps)
+    from bench.sampling_bench import opencv_read_all  # the naive method, as the sampling bench runs it
 
     def one(path: str) -> int:
-        capture, kept, index = cv2.VideoCapture(path), 0, 0
-        while True:
-            ok, _ = capture.read()
-            if not ok:
-                break
-            kept += index % step == 0
-            index += 1
-        capture.release()
-        return kept
+        return opencv_read_all(Path(path), fps, None, None)
 
     one(paths[0])  # warm-up: codec and library initialisation
     spent, kept = [], 0

@@ -40,8 +40,8 @@ from server.watcher.state import Observation, Trouble, next_state
 log = logging.getLogger(__name__)
 
 # Settings (camera, processors) are read from the database at most this often: before the
-# first segment, then between segments or, while the stream is down, between polls (so a
-# corrected URL is followed and a disabled camera stops). Reading them for every segment
+# first segment, then between polls and between segments (so a corrected URL is followed
+# and a disabled camera stops even when no segment arrives). Reading them for every segment
 # cost about 5 % of a watcher's CPU (bench/watcher_bench.py profile).
 SETTINGS_EVERY_S = 5.0
 
@@ -87,7 +87,6 @@ class Watcher:
         self.keeper: LeaseKeeper | None = None
         self.stream = Trouble("stream", self.log)
         self._reloaded_at = 0.0
-        self._fresh = 0  # segments the last poll found
         self.pipeline = Pipeline(camera_id, deps.sessions, deps.detector, deps.context_factory, None,
                                  self._waiting_for_detector, self.stop, self.log, progress=self._pulse)
 
@@ -113,8 +112,7 @@ class Watcher:
 
     def _prepare(self) -> None:
         """Clean the segment folder (a crashed predecessor may have left files) and open the source."""
-        camera = self.pipeline.reload()
-        self._reloaded_at = time.monotonic()
+        camera = self._settings()
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._open_source(camera)
@@ -147,7 +145,8 @@ class Watcher:
         while not self.stop.is_set():
             self.keeper.pulse()
             polled_at = time.monotonic()
-            source_ok = self._poll_once()
+            found = self._poll_once()
+            source_ok = found is not None
             self.pipeline.flush()
             # Also when polls succeed with nothing new (an origin serving a stale playlist).
             self._follow_url(self._settings())
@@ -158,7 +157,7 @@ class Watcher:
                 # A new segment appears once per target duration: a poll that found one comes
                 # back a target duration after it began; after an empty poll, half of one.
                 target = self.source.target_duration_s
-                delay = max(0.0, target - (time.monotonic() - polled_at)) if self._fresh else target / 2
+                delay = max(0.0, target - (time.monotonic() - polled_at)) if found else target / 2
             else:
                 delay = backoff.next_delay()
             self.stop.wait(delay)
@@ -170,22 +169,22 @@ class Watcher:
             return self.pipeline.reload()
         return self.pipeline.camera
 
-    def _poll_once(self) -> bool:
+    def _poll_once(self) -> int | None:
+        """Process the new segments; how many there were, None when the source failed."""
         try:
             if self.segmenter is not None:
                 self.segmenter.ensure_running()
         except SourceError as exc:  # ffmpeg keeps dying
             self.stream.failed(exc)
-            return False
+            return None
         try:
             segments = self.source.poll()
         except SourceError as exc:
             # A local playlist that is not there yet is ffmpeg starting, not worth a warning.
             if self.segmenter is None or self.segmenter.playlist.exists():
                 self.stream.failed(exc)
-            return False
+            return None
         self.stream.recovered()
-        self._fresh = len(segments)
         if segments:
             self._transition(Observation(detector_ok=not self.pipeline.detector_trouble.failing))
         source = self.source
@@ -196,7 +195,7 @@ class Watcher:
                     self._handle(segment)
             finally:
                 segment.path.unlink(missing_ok=True)
-        return True
+        return len(segments)
 
     def _handle(self, segment) -> None:
         camera = self._settings()

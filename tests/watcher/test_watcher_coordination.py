@@ -12,8 +12,9 @@ from server.models import Camera
 from server.watcher.heartbeat import read_heartbeats
 from server.watcher.lease import GENERATION_KEY
 from tests.support.servers import RedisOnPort, free_port
+from tests.support.streams import StaticServer
 from tests.support.waiting import wait_until
-from tests.watcher.test_watcher_faults import state_of
+from tests.watcher.test_watcher_faults import make_segments, state_of
 from tests.watcher.test_watcher_loop import events_of
 
 
@@ -123,3 +124,35 @@ def test_redis_restart_keeps_the_watcher_and_its_events(tmp_path, live_stream, d
     finally:
         server.stop()
         client.close()
+
+
+def test_garbage_after_an_outage_ends_the_detector_down_state(live_stream, detector, add_camera, make_watcher,
+                                                             redis_client):
+    """A detector that answers, even wrongly, is not down: its batches are skipped, the state says streaming."""
+    camera_id, _, _ = add_camera(live_stream.url, fps=2.0)
+    make_watcher(camera_id, detector.url)
+    wait_until(lambda: state_of(redis_client, camera_id) == "streaming", timeout_s=30)
+    detector.mode = "down"
+    wait_until(lambda: state_of(redis_client, camera_id) == "detector_down", timeout_s=30)
+    detector.mode = "garbage"
+    wait_until(lambda: state_of(redis_client, camera_id) == "streaming", timeout_s=30)
+
+
+def test_corrected_url_is_followed_while_the_old_playlist_is_stale(tmp_path, live_stream, detector, sessions,
+                                                                   add_camera, make_watcher, redis_client):
+    """The old origin still answers, with a playlist that never changes: no segment brings the new settings."""
+    stale = tmp_path / "stale"
+    make_segments(stale, 2)
+    server = StaticServer(stale).start()
+    try:
+        camera_id, _, objects_id = add_camera(server.url("made.m3u8"), fps=2.0)
+        _, thread = make_watcher(camera_id, detector.url)
+        wait_until(lambda: counter(redis_client, camera_id, "segments") >= 2, timeout_s=30)
+        with sessions() as session:
+            session.get(Camera, camera_id).stream_url = live_stream.url
+            session.commit()
+        stored = len(events_of(sessions, objects_id))
+        wait_until(lambda: len(events_of(sessions, objects_id)) > stored, timeout_s=40)
+        assert thread.is_alive()
+    finally:
+        server.stop()
